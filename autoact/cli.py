@@ -1,0 +1,78 @@
+"""Helpers shared by the stage scripts: one-line errors, ``--debug``, bool flags."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Callable, Sequence
+
+from autoact.errors import AutoActError
+
+log = logging.getLogger("autoact")
+
+
+def str2bool(value: str | bool) -> bool:
+    """Parse ``True/False/yes/no/1/0`` the way the seed's shell scripts spell booleans."""
+    if isinstance(value, bool):
+        return value
+    v = value.strip().lower()
+    if v in ("true", "t", "yes", "y", "1"):
+        return True
+    if v in ("false", "f", "no", "n", "0"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected True or False, got {value!r}")
+
+
+def positive_int(value: str) -> int:
+    n = int(value)
+    if n <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return n
+
+
+def non_negative_int(value: str) -> int:
+    n = int(value)
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value}")
+    return n
+
+
+def add_common_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--debug", action="store_true",
+                        help="show full tracebacks and debug logging instead of one-line errors")
+
+
+def setup_logging(debug: bool = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s" if debug else "%(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("httpx", "httpx2", "httpcore", "httpcore2", "openai", "urllib3", "filelock"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def run(main: Callable[[argparse.Namespace], object], parser: argparse.ArgumentParser,
+        argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv``, call ``main(args)`` and turn user errors into one line on stderr.
+
+    Exit codes: 0 success, 2 user error (bad input, flag, unreachable server), 130 interrupted.
+    """
+    args = parser.parse_args(argv)
+    debug = bool(getattr(args, "debug", False))
+    setup_logging(debug)
+    try:
+        main(args)
+    except AutoActError as err:
+        if debug:
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print("interrupted: finished records are saved; rerun the same command to resume",
+              file=sys.stderr)
+        return 130
+    return 0

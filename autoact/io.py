@@ -1,0 +1,302 @@
+"""JSON / JSONL files between stages.
+
+* Reading: every error names the file and the line (``data.json:17: expected an object with
+  "Question"``) and raises :class:`~autoact.errors.DataError`; nothing is unpickled, ever.
+* Writing JSON: :func:`write_json_atomic` writes a temp file in the same folder, fsyncs it and
+  renames it over the target, so a crash leaves either the old file or the new one.
+* Writing JSONL: :class:`JsonlLog` appends one record per line, flushed (and fsynced) before
+  ``append`` returns, and knows which ids are already done so a rerun resumes. A record for an id
+  that is already in the file *supersedes* the earlier one (last line wins), so a retry of a
+  failed question is an append, never a rewrite of the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+from autoact.errors import ConfigError, DataError, OutputExistsError
+
+PathLike = str | os.PathLike
+
+
+def _read_text(path: PathLike) -> str:
+    p = Path(path)
+    if not p.exists():
+        raise DataError(f"{p}: no such file")
+    if p.is_dir():
+        raise DataError(f"{p}: is a folder, expected a file")
+    try:
+        return p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise DataError(f"{p}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+    except OSError as err:
+        raise DataError(f"{p}: cannot read ({err.strerror})") from None
+
+
+def read_json(path: PathLike) -> Any:
+    """Parse a JSON file; errors name ``file:line:col``."""
+    text = _read_text(path)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise DataError(f"{path}:{err.lineno}:{err.colno}: invalid JSON: {err.msg}") from None
+
+
+def _iter_json_array(path: PathLike, text: str) -> Iterator[tuple[int, Any]]:
+    """Yield ``(line, item)`` for each item of a top-level JSON array, with the item's line."""
+    decoder = json.JSONDecoder()
+    ws = " \t\n\r"
+    n = len(text)
+    pos = 0
+    line = 1
+
+    def skip(p: int) -> int:
+        while p < n and text[p] in ws:
+            p += 1
+        return p
+
+    def fail(p: int, msg: str) -> DataError:
+        ln = text.count("\n", 0, p) + 1
+        col = p - (text.rfind("\n", 0, p) + 1) + 1
+        return DataError(f"{path}:{ln}:{col}: invalid JSON: {msg}")
+
+    pos = skip(pos)
+    if pos >= n or text[pos] != "[":
+        raise fail(pos, "expected a JSON list")
+    pos = skip(pos + 1)
+    if pos < n and text[pos] == "]":
+        pos = skip(pos + 1)
+        if pos != n:
+            raise fail(pos, "extra data after the list")
+        return
+    last = 0
+    while True:
+        line += text.count("\n", last, pos)
+        last = pos
+        try:
+            item, end = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError as err:
+            raise DataError(f"{path}:{err.lineno}:{err.colno}: invalid JSON: {err.msg}") from None
+        yield line, item
+        pos = skip(end)
+        if pos < n and text[pos] == ",":
+            pos = skip(pos + 1)
+            continue
+        if pos < n and text[pos] == "]":
+            pos = skip(pos + 1)
+            if pos != n:
+                raise fail(pos, "extra data after the list")
+            return
+        raise fail(pos, "expected ',' or ']' after a list item")
+
+
+def iter_jsonl(path: PathLike, *, text: str | None = None) -> Iterator[tuple[int, Any]]:
+    """Yield ``(line, obj)`` for each non-blank line of a JSONL file."""
+    if text is None:
+        text = _read_text(path)
+    for i, raw in enumerate(text.splitlines(), 1):
+        if not raw.strip():
+            continue
+        try:
+            yield i, json.loads(raw)
+        except json.JSONDecodeError as err:
+            raise DataError(f"{path}:{i}: invalid JSON line: {err.msg} (column {err.colno})") from None
+
+
+def iter_records(path: PathLike, required: Iterable[str] = ()) -> Iterator[tuple[int, dict]]:
+    """Yield ``(line, record)`` from a JSON list or a JSONL file (detected from the content).
+
+    Each record must be an object holding every key in ``required``.
+    """
+    text = _read_text(path)
+    stripped = text.lstrip()
+    if not stripped:
+        raise DataError(f"{path}: empty file, expected a JSON list or JSONL records")
+    items = _iter_json_array(path, text) if stripped[0] == "[" else iter_jsonl(path, text=text)
+    required = tuple(required)
+    for line, item in items:
+        if not isinstance(item, dict):
+            need = " with " + ", ".join(f'"{k}"' for k in required) if required else ""
+            raise DataError(f"{path}:{line}: expected an object{need}, got {type(item).__name__}")
+        missing = [k for k in required if k not in item]
+        if missing:
+            keys = ", ".join(f'"{k}"' for k in missing)
+            raise DataError(f"{path}:{line}: expected an object with {keys}")
+        yield line, item
+
+
+def read_records(path: PathLike, required: Iterable[str] = ()) -> list[dict]:
+    return [rec for _, rec in iter_records(path, required)]
+
+
+def record_error(path: PathLike, line: int, message: str) -> DataError:
+    """Build the standard ``file:line: message`` error for a record that fails validation."""
+    return DataError(f"{path}:{line}: {message}")
+
+
+# ----------------------------------------------------------------------------- writing
+
+def prepare_output(path: PathLike, *, overwrite: bool = True, flag: str = "--overwrite") -> Path:
+    """Check that ``path`` may be written: parent folder creatable and writable, and (unless
+    ``overwrite``) no existing file. Returns the path."""
+    p = Path(path)
+    if p.exists() and p.is_dir():
+        raise ConfigError(f"{p}: is a folder, expected a file path")
+    if p.exists() and not overwrite:
+        raise OutputExistsError(f"{p} already exists; pass {flag} to replace it")
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(f"{p.parent}: cannot create output folder ({err.strerror})") from None
+    if not os.access(p.parent, os.W_OK):
+        raise ConfigError(f"{p.parent}: output folder is not writable")
+    return p
+
+
+def write_text_atomic(path: PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` via a temp file + fsync + rename (never a half-written file)."""
+    p = prepare_output(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    _fsync_dir(p.parent)
+
+
+def write_json_atomic(path: PathLike, obj: Any, *, indent: int | None = 2) -> None:
+    write_text_atomic(path, json.dumps(obj, ensure_ascii=False, indent=indent) + "\n")
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def stable_id(*parts: str, prefix: str = "q") -> str:
+    """A short id that depends only on the text (so reordered inputs keep their ids)."""
+    h = hashlib.sha1("\x1f".join(parts).encode("utf-8")).hexdigest()[:12]
+    return f"{prefix}-{h}"
+
+
+def is_ok_record(record: dict) -> bool:
+    """A record counts as done when it has no ``error``."""
+    return not record.get("error")
+
+
+class JsonlLog:
+    """Append-only JSONL output keyed by ``key`` (default ``"id"``), safe to resume.
+
+    Opening an existing file reads it (a malformed line in the middle is an error that names the
+    line and leaves the file untouched; a torn last line from a crash is dropped). ``append`` is
+    thread-safe and durable on return. ``latest`` maps each key to its last record.
+    """
+
+    def __init__(self, path: PathLike, key: str = "id", *, fsync: bool = True):
+        self.path = Path(path)
+        self.key = key
+        self.fsync = fsync
+        self._lock = threading.Lock()
+        self.latest: dict[Any, dict] = {}
+        self.lines = 0
+        prepare_output(self.path)
+        if self.path.exists():
+            self._load()
+        self._f = open(self.path, "a", encoding="utf-8")
+
+    def _load(self) -> None:
+        raw = self.path.read_bytes()
+        if raw and not raw.endswith(b"\n"):
+            cut = raw.rfind(b"\n") + 1
+            tail = raw[cut:]
+            try:
+                json.loads(tail.decode("utf-8"))
+                complete = True
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                complete = False
+            if complete:  # a whole record without its newline: keep it
+                with open(self.path, "ab") as f:
+                    f.write(b"\n")
+                raw += b"\n"
+            else:  # torn write from a crash: drop the partial line, it will be redone
+                with open(self.path, "r+b") as f:
+                    f.truncate(cut)
+                raw = raw[:cut]
+        text = raw.decode("utf-8", errors="strict")
+        for line, rec in iter_jsonl(self.path, text=text):
+            if not isinstance(rec, dict) or self.key not in rec:
+                raise DataError(f"{self.path}:{line}: expected an object with \"{self.key}\"; "
+                                f"is this the right output file?")
+            self.latest[rec[self.key]] = rec
+            self.lines += 1
+
+    def done_ids(self, ok: Callable[[dict], bool] = is_ok_record) -> set:
+        return {k for k, r in self.latest.items() if ok(r)}
+
+    def append(self, record: dict) -> None:
+        if self.key not in record:
+            raise ValueError(f"record has no {self.key!r} field")
+        line = json.dumps(record, ensure_ascii=False) + "\n"
+        with self._lock:
+            self._f.write(line)
+            self._f.flush()
+            if self.fsync:
+                os.fsync(self._f.fileno())
+            self.latest[record[self.key]] = record
+            self.lines += 1
+
+    def records(self) -> list[dict]:
+        """The latest record per key, in the order keys first appeared."""
+        return list(self.latest.values())
+
+    def compact(self) -> None:
+        """Rewrite the file (atomically) with only the latest record per key."""
+        with self._lock:
+            self._f.close()
+            write_text_atomic(self.path, "".join(
+                json.dumps(r, ensure_ascii=False) + "\n" for r in self.latest.values()))
+            self.lines = len(self.latest)
+            self._f = open(self.path, "a", encoding="utf-8")
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._f.closed:
+                self._f.close()
+
+    def __enter__(self) -> "JsonlLog":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def read_jsonl_latest(path: PathLike, key: str = "id") -> list[dict]:
+    """The latest record per ``key`` of a JSONL log (last line wins), in first-seen order."""
+    latest: dict[Any, dict] = {}
+    for line, rec in iter_jsonl(path):
+        if not isinstance(rec, dict) or key not in rec:
+            raise DataError(f"{path}:{line}: expected an object with \"{key}\"")
+        latest[rec[key]] = rec
+    return list(latest.values())

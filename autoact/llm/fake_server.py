@@ -1,0 +1,290 @@
+"""A fake OpenAI-compatible server on 127.0.0.1, real HTTP, for tests and benchmarks.
+
+Serves ``GET /v1/models``, ``POST /v1/completions`` and ``POST /v1/chat/completions`` (plus
+``GET /health``). Replies come from a pluggable policy (any :data:`~autoact.llm.scripted.ReplyFn`,
+e.g. a scripted reply file); stop strings, ``max_tokens`` and ``n`` are honoured. Knobs:
+
+* ``latency``: seconds slept per request (the thread sleeps; many requests overlap);
+* ``fault_rate`` and ``fault_kinds``: a seeded share of requests fail with ``500``, ``429``,
+  ``timeout`` (the reply is held past the client's timeout), ``malformed`` (a 200 whose body
+  is not JSON) or ``empty`` (a 200 with an empty completion);
+* ``faults``: an explicit per-request plan (``["500", None, ...]``) consumed before the rate.
+
+Every request is logged in ``requests`` (and to ``request_log`` JSONL if given).
+
+In-process::
+
+    with FakeServer(policy, latency=0.05) as srv:
+        llm = OpenAILLM(base_url=srv.url, ...)
+
+As a process (prints ``FAKE_SERVER_URL http://127.0.0.1:PORT/v1`` on its first line)::
+
+    python -m autoact.llm.fake_server --port 0 --latency 0.05 --fault_rate 0.2
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Sequence
+
+from autoact.errors import AutoActError
+from autoact.llm.base import SamplingParams
+from autoact.llm.scripted import (ReplyFn, Request, as_reply_fn, finish, render_messages,
+                                  whitespace_tokens)
+
+FAULT_KINDS = ("500", "429", "timeout", "malformed", "empty")
+
+
+def echo_policy(req: Request) -> str:
+    """Default reply: deterministic text that names the model and a digest of the prompt."""
+    digest = hashlib.sha1(req.prompt.encode("utf-8")).hexdigest()[:8]
+    return f"reply from {req.model} to {digest}"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: "_Server"
+
+    def log_message(self, format, *args):  # noqa: A002 - silence the default stderr log
+        pass
+
+    def _send(self, status: int, body: bytes, ctype: str = "application/json") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _json(self, status: int, obj) -> None:
+        self._send(status, json.dumps(obj).encode("utf-8"))
+
+    def _error(self, status: int, message: str, etype: str) -> None:
+        self._json(status, {"error": {"message": message, "type": etype, "code": status}})
+
+    def do_GET(self):  # noqa: N802
+        fake = self.server.fake
+        if self.path.rstrip("/") in ("/health", "/v1/health"):
+            self._send(200, b"")
+        elif self.path.rstrip("/") == "/v1/models":
+            data = [{"id": m, "object": "model", "owned_by": "autoact-fake",
+                     "parent": None if m == fake.models[0] else fake.models[0]}
+                    for m in fake.models]
+            self._json(200, {"object": "list", "data": data})
+        else:
+            self._error(404, f"no route {self.path}", "NotFoundError")
+
+    def do_POST(self):  # noqa: N802
+        fake = self.server.fake
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length)
+        path = self.path.rstrip("/")
+        if path not in ("/v1/completions", "/v1/chat/completions"):
+            self._error(404, f"no route {self.path}", "NotFoundError")
+            return
+        try:
+            body = json.loads(raw)
+        except json.JSONDecodeError:
+            self._error(400, "request body is not JSON", "BadRequestError")
+            return
+        chat = path.endswith("chat/completions")
+        model = body.get("model")
+        fault = fake._next_fault()
+        fake._log({"path": path, "model": model, "fault": fault,
+                   "prompt": body.get("prompt") if not chat else None,
+                   "messages": body.get("messages") if chat else None})
+        if fake.latency:
+            time.sleep(fake.latency)
+        if model not in fake.models:
+            self._error(404, f"The model `{model}` does not exist.", "NotFoundError")
+            return
+        if fault == "500":
+            self._error(500, "injected server error", "InternalServerError")
+            return
+        if fault == "429":
+            self._error(429, "injected rate limit", "RateLimitError")
+            return
+        if fault == "timeout":
+            fake._stopping.wait(fake.timeout_hold)
+            if fake._stopping.is_set():
+                return
+        if fault == "malformed":
+            self._send(200, b'{"id": "cmpl-broken", "choices": [{"text": ')
+            return
+        try:
+            params = SamplingParams(
+                max_tokens=int(body.get("max_tokens") or 16),
+                temperature=float(body.get("temperature", 1.0) or 0.0),
+                top_p=float(body.get("top_p", 1.0) or 1.0),
+                top_k=int(body.get("top_k", -1) or -1),
+                n=int(body.get("n") or 1),
+                stop=body.get("stop") or (),
+                seed=body.get("seed"),
+            )
+        except (TypeError, ValueError) as err:
+            self._error(400, f"bad sampling parameters: {err}", "BadRequestError")
+            return
+        if chat:
+            messages = body.get("messages") or []
+            prompts = [render_messages(messages)]
+        else:
+            p = body.get("prompt", "")
+            prompts = p if isinstance(p, list) else [p]
+        choices, ptoks, ctoks = [], 0, 0
+        for pi, prompt in enumerate(prompts):
+            req = Request(prompt, model, params, tuple(messages) if chat else None)
+            ptoks += whitespace_tokens(prompt)
+            for j in range(params.n):
+                try:
+                    text, reason = ("", "stop") if fault == "empty" else finish(fake.policy(req), params)
+                except AutoActError as err:
+                    self._error(500, f"reply policy failed: {err}", "InternalServerError")
+                    return
+                ctoks += whitespace_tokens(text)
+                idx = pi * params.n + j
+                if chat:
+                    choices.append({"index": idx, "finish_reason": reason, "logprobs": None,
+                                    "message": {"role": "assistant", "content": text}})
+                else:
+                    choices.append({"index": idx, "text": text, "finish_reason": reason,
+                                    "logprobs": None})
+        self._json(200, {
+            "id": f"{'chatcmpl' if chat else 'cmpl'}-{fake._count}",
+            "object": "chat.completion" if chat else "text_completion",
+            "created": int(time.time()), "model": model, "choices": choices,
+            "usage": {"prompt_tokens": ptoks, "completion_tokens": ctoks,
+                      "total_tokens": ptoks + ctoks},
+        })
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 256
+    fake: "FakeServer"
+
+
+class FakeServer:
+    def __init__(self, policy: ReplyFn | Sequence[str] | str | None = None, *,
+                 models: Sequence[str] = ("tiny", "plan", "tool", "reflect"),
+                 latency: float = 0.0, fault_rate: float = 0.0,
+                 fault_kinds: Sequence[str] = ("500", "timeout", "malformed"),
+                 faults: Sequence[str | None] = (), timeout_hold: float = 30.0,
+                 seed: int = 0, host: str = "127.0.0.1", port: int = 0,
+                 request_log: str | None = None):
+        bad = [k for k in list(fault_kinds) + [f for f in faults if f] if k not in FAULT_KINDS]
+        if bad:
+            raise ValueError(f"unknown fault kind(s) {bad}; valid: {', '.join(FAULT_KINDS)}")
+        self.policy: ReplyFn = as_reply_fn(policy) if policy is not None else echo_policy
+        self.models = list(models)
+        self.latency = latency
+        self.fault_rate = fault_rate
+        self.fault_kinds = list(fault_kinds)
+        self._plan = list(faults)
+        self.timeout_hold = timeout_hold
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+        self._count = 0
+        self._stopping = threading.Event()
+        self.requests: list[dict] = []
+        self._log_file = open(request_log, "a", encoding="utf-8") if request_log else None
+        self._httpd = _Server((host, port), _Handler)
+        self._httpd.fake = self
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return self._httpd.server_address[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://{self._httpd.server_address[0]}:{self.port}/v1"
+
+    def _next_fault(self) -> str | None:
+        with self._lock:
+            self._count += 1
+            if self._plan:
+                return self._plan.pop(0)
+            if self.fault_rate and self._rng.random() < self.fault_rate:
+                return self._rng.choice(self.fault_kinds)
+            return None
+
+    def _log(self, entry: dict) -> None:
+        with self._lock:
+            self.requests.append(entry)
+            if self._log_file:
+                self._log_file.write(json.dumps(entry) + "\n")
+                self._log_file.flush()
+
+    def start(self) -> "FakeServer":
+        self._thread = threading.Thread(target=self._httpd.serve_forever,
+                                        kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self._httpd.serve_forever(poll_interval=0.05)
+
+    def close(self) -> None:
+        self._stopping.set()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        if self._log_file:
+            self._log_file.close()
+
+    def __enter__(self) -> "FakeServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def make_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m autoact.llm.fake_server",
+                                description="Run a fake OpenAI-compatible server (tests, benchmarks).")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    p.add_argument("--latency", type=float, default=0.0, help="seconds slept per request")
+    p.add_argument("--fault_rate", type=float, default=0.0, help="share of requests that fail")
+    p.add_argument("--fault_kinds", default="500,timeout,malformed",
+                   help=f"comma-separated subset of {','.join(FAULT_KINDS)}")
+    p.add_argument("--timeout_hold", type=float, default=30.0,
+                   help="seconds a 'timeout' fault holds the reply")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--models", default="tiny,plan,tool,reflect",
+                   help="comma-separated model names to serve (first is the base)")
+    p.add_argument("--replies", default=None,
+                   help="JSON reply file (strings in order, or match/pattern rules); "
+                        "default: a deterministic echo")
+    p.add_argument("--request_log", default=None, help="append each request as JSONL here")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = make_parser().parse_args(argv)
+    try:
+        srv = FakeServer(args.replies, models=args.models.split(","), latency=args.latency,
+                         fault_rate=args.fault_rate, fault_kinds=args.fault_kinds.split(","),
+                         timeout_hold=args.timeout_hold, seed=args.seed, host=args.host,
+                         port=args.port, request_log=args.request_log)
+    except (AutoActError, ValueError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"FAKE_SERVER_URL {srv.url}", flush=True)
+    try:
+        srv.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        srv.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

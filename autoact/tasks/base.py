@@ -1,0 +1,77 @@
+"""What every task provides: loading, the text later prompts use, and scoring."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autoact.errors import DataError
+
+
+@dataclass
+class Example:
+    """One question of a task, in the shape every stage uses."""
+
+    id: str
+    question: str              # the full text the agent sees (ScienceQA: with its Options line)
+    answer: str                # the gold answer as written in records
+    level: str | None = None   # easy/medium/hard, grade1-4, ...
+    fields: dict = field(default_factory=dict)   # task-specific: caption, orc, choices, context...
+
+
+@dataclass(frozen=True)
+class Score:
+    correct: bool      # exact match (HotpotQA normalisation) / option match (ScienceQA)
+    reward: float      # token F1 (HotpotQA) / 0 or 1 (ScienceQA)
+
+
+class Task:
+    """Base class of a task. Subclasses set the class attributes and implement the methods."""
+
+    name: str = ""                 # canonical spelling, e.g. "HotpotQA"
+    description: str = ""          # used by the self-instruct and tool-selection prompts
+    levels: tuple[str, ...] = ()   # evaluation splits, in report order
+    level_labels: dict[str, str] = {}
+
+    def load_file(self, path: str | Path, level: str | None = None) -> list[Example]:
+        raise NotImplementedError
+
+    def level_file(self, folder: Path, level: str) -> Path | None:
+        """The file that holds ``level`` inside an evaluation folder, or ``None``."""
+        raise NotImplementedError
+
+    def score(self, prediction: str | None, example: Example) -> Score:
+        raise NotImplementedError
+
+    # -- shared -------------------------------------------------------------------------------
+    def load_levels(self, path: str | Path, levels: list[str] | None = None) -> dict[str, list[Example]]:
+        """Load an evaluation folder (one file per level) or a single file (one level named
+        after the file). ``levels`` picks a subset, in the order given."""
+        p = Path(path)
+        if not p.exists():
+            raise DataError(f"{p}: no such file or folder")
+        if p.is_file():
+            level = self.level_of(p)
+            if levels and level not in levels:
+                raise DataError(f"{p}: holds level {level!r}, not {', '.join(levels)}")
+            return {level: self.load_file(p, level)}
+        wanted = list(levels) if levels else list(self.levels)
+        unknown = [lv for lv in wanted if lv not in self.levels]
+        if unknown:
+            raise DataError(f"unknown level(s) {', '.join(unknown)} for {self.name}; "
+                            f"levels are {', '.join(self.levels)}")
+        out: dict[str, list[Example]] = {}
+        for lv in wanted:
+            f = self.level_file(p, lv)
+            if f is None:
+                if levels:
+                    raise DataError(f"{p}: no file for level {lv!r}")
+                continue
+            out[lv] = self.load_file(f, lv)
+        if not out:
+            raise DataError(f"{p}: no {self.name} level files found (expected one of: "
+                            f"{', '.join(self.levels)})")
+        return out
+
+    def level_of(self, path: Path) -> str:
+        return path.stem

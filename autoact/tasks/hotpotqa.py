@@ -1,0 +1,86 @@
+"""HotpotQA: multi-hop questions; exact match and token F1 as the official evaluation script
+(hotpot_evaluate_v1.py) defines them."""
+
+from __future__ import annotations
+
+import re
+import string
+from collections import Counter
+from pathlib import Path
+
+from autoact.io import iter_records, record_error, stable_id
+from autoact.tasks.base import Example, Score, Task
+
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+_PUNCT = set(string.punctuation)
+
+
+def normalize_answer(s: str) -> str:
+    """Lower case, drop punctuation, drop articles (a/an/the), collapse whitespace."""
+    s = s.lower()
+    s = "".join(ch for ch in s if ch not in _PUNCT)
+    s = _ARTICLES.sub(" ", s)
+    return " ".join(s.split())
+
+
+def exact_match(prediction: str, gold: str) -> bool:
+    return normalize_answer(prediction) == normalize_answer(gold)
+
+
+def f1_precision_recall(prediction: str, gold: str) -> tuple[float, float, float]:
+    pred = normalize_answer(prediction)
+    ref = normalize_answer(gold)
+    special = ("yes", "no", "noanswer")
+    if (pred in special or ref in special) and pred != ref:
+        return 0.0, 0.0, 0.0
+    ptoks, rtoks = pred.split(), ref.split()
+    same = sum((Counter(ptoks) & Counter(rtoks)).values())
+    if same == 0:
+        return 0.0, 0.0, 0.0
+    precision = same / len(ptoks)
+    recall = same / len(rtoks)
+    return 2 * precision * recall / (precision + recall), precision, recall
+
+
+def f1(prediction: str, gold: str) -> float:
+    return f1_precision_recall(prediction, gold)[0]
+
+
+class HotpotQA(Task):
+    name = "HotpotQA"
+    description = (
+        "This is a question-answering task of high-quality multi-hop questions without images. "
+        "It tests a language model's ability to reason over several steps and covers a wide range "
+        "of topics; some questions are hard and some easier, but most need several steps of "
+        "reasoning and retrieved knowledge to reach the final answer.")
+    levels = ("easy", "medium", "hard")
+    level_labels = {"easy": "Easy", "medium": "Medium", "hard": "Hard"}
+
+    def level_file(self, folder: Path, level: str) -> Path | None:
+        for name in (f"{level}.jsonl", f"{level}.json"):
+            if (folder / name).is_file():
+                return folder / name
+        return None
+
+    def load_file(self, path, level=None) -> list[Example]:
+        out: list[Example] = []
+        seen: set[str] = set()
+        for line, rec in iter_records(path):
+            q = rec.get("question", rec.get("Question"))
+            a = rec.get("answer", rec.get("Answer"))
+            if not isinstance(q, str) or not q.strip():
+                raise record_error(path, line, 'expected an object with "Question" (a non-empty string)')
+            if not isinstance(a, str):
+                raise record_error(path, line, 'expected an object with "Answer" (a string)')
+            ex_id = str(rec.get("id") or rec.get("_id") or stable_id(q))
+            if ex_id in seen:
+                ex_id = f"{ex_id}-{line}"
+            seen.add(ex_id)
+            fields = {k: v for k, v in rec.items()
+                      if k not in ("id", "_id", "question", "Question", "answer", "Answer", "level")}
+            out.append(Example(ex_id, q.strip(), a.strip(), rec.get("level") or level, fields))
+        return out
+
+    def score(self, prediction, example) -> Score:
+        pred = prediction or ""
+        return Score(exact_match(pred, example.answer), f1(pred, example.answer))

@@ -1,0 +1,148 @@
+"""Build a tiny random Llama model and a BPE tokenizer offline, deterministically, in seconds.
+
+Tests, benchmarks and the offline demo use it instead of downloading weights. The default
+shape (hidden 128, 2 heads -> head_dim 64, 2 layers, vocab 1024) is small enough for a CPU and
+has the head_dim that vLLM's CPU attention accepts. The tokenizer is byte-level BPE trained on
+text shipped with the project (``autoact/assets/tokenizer_corpus.txt``), adds ``<s>`` like
+Llama's, has no pad token (like Llama-2's) and carries a minimal chat template.
+
+    python -m autoact.tiny --out work/tiny --adapters plan,tool,reflect
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Sequence
+
+ASSET = Path(__file__).with_name("assets") / "tokenizer_corpus.txt"
+CHAT_TEMPLATE = ("{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}\n{% endfor %}"
+                 "{% if add_generation_prompt %}<|assistant|>\n{% endif %}")
+SPECIALS = ["<unk>", "<s>", "</s>"]
+
+
+@dataclass(frozen=True)
+class TinyConfig:
+    vocab_size: int = 1024
+    hidden_size: int = 128
+    intermediate_size: int = 256
+    num_hidden_layers: int = 2
+    num_attention_heads: int = 2
+    max_position_embeddings: int = 4096
+    seed: int = 0
+
+
+#: about 100M parameters, for memory benchmarks
+MEDIUM = TinyConfig(hidden_size=768, intermediate_size=2560, num_hidden_layers=12,
+                    num_attention_heads=12)
+
+
+def build_tokenizer(vocab_size: int = 1024, corpus: Path = ASSET):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE(unk_token=None))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIALS,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                                  show_progress=False)
+    lines = corpus.read_text(encoding="utf-8").splitlines()
+    tok.train_from_iterator(lines, trainer)
+    bos = tok.token_to_id("<s>")
+    tok.post_processor = processors.TemplateProcessing(
+        single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", bos)])
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>",
+                                   unk_token="<unk>", model_max_length=4096)
+    fast.chat_template = CHAT_TEMPLATE
+    return fast
+
+
+def build_tiny_model(out_dir: str | Path, config: TinyConfig = TinyConfig(), *,
+                     overwrite: bool = False) -> Path:
+    """Write a random Llama model + tokenizer to ``out_dir`` (a Hugging Face folder)."""
+    import torch
+    from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    out = Path(out_dir)
+    if (out / "config.json").exists() and not overwrite:
+        return out
+    out.mkdir(parents=True, exist_ok=True)
+    tokenizer = build_tokenizer(config.vocab_size)
+    tokenizer.save_pretrained(out)
+    cfg = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=config.hidden_size,
+        intermediate_size=config.intermediate_size, num_hidden_layers=config.num_hidden_layers,
+        num_attention_heads=config.num_attention_heads,
+        num_key_value_heads=config.num_attention_heads,
+        max_position_embeddings=config.max_position_embeddings,
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+        tie_word_embeddings=False, torch_dtype="float32",
+    )
+    torch.manual_seed(config.seed)
+    model = LlamaForCausalLM(cfg)
+    model.generation_config = GenerationConfig(bos_token_id=tokenizer.bos_token_id,
+                                               eos_token_id=tokenizer.eos_token_id)
+    model.save_pretrained(out)
+    (out / "autoact_tiny.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
+    return out
+
+
+def build_random_adapter(model_dir: str | Path, out_dir: str | Path, *, seed: int = 0,
+                         r: int = 8, alpha: int = 16,
+                         target_modules: Sequence[str] = ("q_proj", "v_proj"),
+                         scale: float = 1.0) -> Path:
+    """A LoRA adapter with random (non-zero) weights, so it visibly changes the output."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    base = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    torch.manual_seed(seed)
+    model = get_peft_model(base, LoraConfig(r=r, lora_alpha=alpha, lora_dropout=0.0,
+                                            target_modules=list(target_modules),
+                                            init_lora_weights=False, task_type="CAUSAL_LM"))
+    if scale != 1.0:
+        with torch.no_grad():
+            for name, p in model.named_parameters():
+                if "lora_" in name:
+                    p.mul_(scale)
+    model.save_pretrained(out_dir)
+    return Path(out_dir)
+
+
+def make_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m autoact.tiny", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", required=True, help="folder to write the model into")
+    p.add_argument("--adapters", default="",
+                   help="comma-separated names of random LoRA adapters to build beside the model "
+                        "(in OUT-adapters/NAME), e.g. plan,tool,reflect")
+    p.add_argument("--size", choices=("tiny", "medium"), default="tiny",
+                   help="tiny: ~0.6M parameters (default); medium: ~100M, for memory benchmarks")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--overwrite", action="store_true", help="rebuild even if OUT holds a model")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = make_parser().parse_args(argv)
+    base = TinyConfig() if args.size == "tiny" else MEDIUM
+    cfg = TinyConfig(**{**asdict(base), "seed": args.seed})
+    out = build_tiny_model(args.out, cfg, overwrite=args.overwrite)
+    print(f"model: {out}")
+    for i, name in enumerate(n for n in args.adapters.split(",") if n):
+        ad = build_random_adapter(out, Path(f"{out}-adapters") / name, seed=args.seed + 1 + i)
+        print(f"adapter {name}: {ad}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
