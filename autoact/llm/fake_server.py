@@ -25,6 +25,7 @@ As a process (prints ``FAKE_SERVER_URL http://127.0.0.1:PORT/v1`` on its first l
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import random
@@ -40,6 +41,7 @@ from autoact.llm.scripted import (ReplyFn, Request, as_reply_fn, finish, render_
                                   whitespace_tokens)
 
 FAULT_KINDS = ("500", "429", "timeout", "malformed", "empty")
+_SAMPLING_KEYS = ("max_tokens", "temperature", "top_p", "top_k", "n", "stop", "seed")
 
 
 def echo_policy(req: Request) -> str:
@@ -50,6 +52,7 @@ def echo_policy(req: Request) -> str:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True   # headers and body go out as two writes: no 40 ms ACK stall
     server: "_Server"
 
     def log_message(self, format, *args):  # noqa: A002 - silence the default stderr log
@@ -98,7 +101,12 @@ class _Handler(BaseHTTPRequestHandler):
         fault = fake._next_fault()
         fake._log({"path": path, "model": model, "fault": fault,
                    "prompt": body.get("prompt") if not chat else None,
-                   "messages": body.get("messages") if chat else None})
+                   "messages": body.get("messages") if chat else None,
+                   "params": {k: body[k] for k in _SAMPLING_KEYS if k in body}})
+        with fake._track():
+            self._answer(fake, body, chat, model, fault)
+
+    def _answer(self, fake: "FakeServer", body: dict, chat: bool, model, fault) -> None:
         if fake.latency:
             time.sleep(fake.latency)
         if model not in fake.models:
@@ -193,6 +201,8 @@ class FakeServer:
         self._count = 0
         self._stopping = threading.Event()
         self.requests: list[dict] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._log_file = open(request_log, "a", encoding="utf-8") if request_log else None
         self._httpd = _Server((host, port), _Handler)
         self._httpd.fake = self
@@ -214,6 +224,18 @@ class FakeServer:
             if self.fault_rate and self._rng.random() < self.fault_rate:
                 return self._rng.choice(self.fault_kinds)
             return None
+
+    @contextlib.contextmanager
+    def _track(self):
+        """Count requests being answered at once (``max_in_flight`` is the high-water mark)."""
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.in_flight -= 1
 
     def _log(self, entry: dict) -> None:
         with self._lock:

@@ -16,6 +16,7 @@ import logging
 import queue
 import threading
 import time
+import warnings
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,8 @@ from autoact.errors import ConfigError
 from autoact.llm.base import LLM, Completion, Message, SamplingParams, truncate_at_stop
 
 log = logging.getLogger(__name__)
+# peft still calls a transformers method that 5.x deprecated; nothing for users to act on
+warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
 
 BASE = "__base__"
 

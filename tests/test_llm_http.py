@@ -1,0 +1,169 @@
+"""The OpenAI-compatible HTTP backend against the fake server (real HTTP on 127.0.0.1)."""
+
+import json
+import threading
+
+import pytest
+
+from autoact.errors import ConfigError, LLMConnectionError, LLMError
+from autoact.llm import SamplingParams
+from autoact.llm.openai_backend import OpenAILLM
+from autoact.llm.scripted import Request
+
+from conftest import free_port
+
+
+def policy(req: Request) -> str:
+    return f"Thought: use {req.model}\nAction: Finish[{req.prompt[-3:]}]\nObservation: x"
+
+
+def make(url, **kw):
+    kw.setdefault("backoff", 0.01)
+    kw.setdefault("max_backoff", 0.02)
+    return OpenAILLM(url, default_model="tiny", **kw)
+
+
+def test_stop_strings_max_tokens_and_usage(fake_server):
+    srv = fake_server(policy)
+    llm = make(srv.url)
+    out = llm.complete(["abc"], stop=["\n"], max_tokens=50)
+    assert out[0].text == "Thought: use tiny"
+    assert out[0].finish_reasons == ["stop"]
+    out = llm.complete(["abc"], max_tokens=2)
+    assert out[0].text == "Thought: use" and out[0].finish_reasons == ["length"]
+    assert llm.usage.requests == 2 and llm.usage.completion_tokens == 3 + 2
+    body = srv.requests[0]
+    assert body["prompt"] == "abc" and body["model"] == "tiny"
+
+
+def test_adapter_name_routed_in_model_field(fake_server):
+    srv = fake_server(policy)
+    llm = make(srv.url)
+    out = llm.complete(["p1", "p2", "p3", "p4"], model=["plan", "tool", "reflect", None], stop=["\n"])
+    assert [c.text for c in out] == ["Thought: use plan", "Thought: use tool",
+                                     "Thought: use reflect", "Thought: use tiny"]
+    assert sorted(r["model"] for r in srv.requests) == ["plan", "reflect", "tiny", "tool"]
+    by_prompt = {r["prompt"]: r["model"] for r in srv.requests}
+    assert by_prompt == {"p1": "plan", "p2": "tool", "p3": "reflect", "p4": "tiny"}
+
+
+def test_sampling_fields_sent(fake_server):
+    srv = fake_server(policy)
+    llm = make(srv.url)
+    out = llm.complete(["x"], SamplingParams(max_tokens=7, temperature=0.5, top_p=0.75, top_k=40,
+                                              n=2, stop=("\n",), seed=3))
+    assert srv.requests[0]["params"] == {"max_tokens": 7, "temperature": 0.5, "top_p": 0.75,
+                                         "top_k": 40, "n": 2, "stop": ["\n"], "seed": 3}
+    assert out[0].texts == ["Thought: use tiny"] * 2
+    llm.complete(["x"])  # defaults: greedy, no top_k / stop / seed sent
+    assert srv.requests[1]["params"] == {"max_tokens": 256, "temperature": 0.0, "top_p": 1.0, "n": 1}
+
+
+def test_chat_api(fake_server):
+    srv = fake_server(lambda req: "hello " + req.messages[-1]["content"])
+    llm = make(srv.url)
+    out = llm.chat([[{"role": "system", "content": "s"}, {"role": "user", "content": "hi"}]])
+    assert out[0].text == "hello hi"
+    assert srv.requests[0]["path"] == "/v1/chat/completions"
+    chat_llm = make(srv.url, api="chat")
+    assert chat_llm.complete(["yo"])[0].text == "hello yo"
+
+
+def test_retries_recover_from_injected_500s_and_malformed(fake_server):
+    srv = fake_server(policy, faults=["500", "malformed", "429", "500"])
+    llm = make(srv.url, max_retries=4)
+    out = llm.complete(["abc"], stop=["\n"])
+    assert out[0].text == "Thought: use tiny"
+    assert len(srv.requests) == 5 and llm.usage.retries == 4
+
+
+def test_retries_are_bounded(fake_server):
+    srv = fake_server(policy, faults=["500"] * 10)
+    llm = make(srv.url, max_retries=2)
+    with pytest.raises(LLMError, match="HTTP 500 3 times"):
+        llm.complete(["abc"])
+    assert len(srv.requests) == 3
+
+
+def test_timeout_is_retried(fake_server):
+    srv = fake_server(policy, faults=["timeout"], timeout_hold=5)
+    llm = make(srv.url, timeout=0.5)
+    assert llm.complete(["abc"], stop=["\n"])[0].text == "Thought: use tiny"
+    assert [r["fault"] for r in srv.requests] == ["timeout", None] and llm.usage.retries == 1
+
+
+def test_dead_server_gives_one_clear_error():
+    port = free_port()
+    llm = make(f"http://127.0.0.1:{port}/v1", max_retries=1)
+    with pytest.raises(LLMConnectionError) as e:
+        llm.complete(["abc"])
+    msg = str(e.value)
+    assert f"http://127.0.0.1:{port}/v1" in msg and "vllm" in msg and "OPENAI_BASE_URL" in msg
+    assert "\n" not in msg
+    with pytest.raises(LLMConnectionError, match="cannot reach"):
+        make(f"http://127.0.0.1:{port}/v1", max_retries=0).check()
+
+
+def test_unknown_model_is_a_clear_error(fake_server):
+    srv = fake_server(policy)
+    llm = make(srv.url)
+    with pytest.raises(LLMError, match="does not exist"):
+        llm.complete(["x"], model="nope")
+    with pytest.raises(ConfigError, match="model 'nope' is not served by .* it serves: tiny, plan"):
+        llm.check(["nope"])
+
+
+def test_check_resolves_aliases_and_default(fake_server):
+    srv = fake_server(policy, models=["meta-llama/Llama-2-13b-chat-hf", "plan"])
+    llm = OpenAILLM(srv.url, default_model="llama-2-13b-chat")
+    assert llm.check(["llama-2-13b-chat", "plan"]) == ["meta-llama/Llama-2-13b-chat-hf", "plan"]
+    assert llm.default_model == "meta-llama/Llama-2-13b-chat-hf"
+    anon = OpenAILLM(srv.url)
+    anon.check()
+    assert anon.default_model == "meta-llama/Llama-2-13b-chat-hf"
+
+
+def test_url_and_key_from_environment(fake_server, monkeypatch):
+    srv = fake_server(policy)
+    monkeypatch.setenv("OPENAI_BASE_URL", srv.url)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret-123")
+    llm = OpenAILLM(default_model="tiny")
+    assert llm.complete(["abc"], stop=["\n"])[0].text == "Thought: use tiny"
+    assert "sk-secret" not in json.dumps(llm.describe())
+    monkeypatch.delenv("OPENAI_BASE_URL")
+    with pytest.raises(ConfigError, match="OPENAI_BASE_URL"):
+        OpenAILLM(default_model="tiny")
+
+
+def test_many_requests_in_flight(fake_server):
+    srv = fake_server(policy, latency=0.3)
+    llm = make(srv.url, max_in_flight=32)
+    out = llm.complete([f"p{i:02d}" for i in range(32)], stop=["\n"])
+    assert len(out) == 32 and all(c.text == "Thought: use tiny" for c in out)
+    assert srv.max_in_flight >= 16, srv.max_in_flight   # the server saw them overlap
+    bounded = make(srv.url, max_in_flight=4)
+    srv.max_in_flight = 0
+    bounded.complete([f"p{i:02d}" for i in range(12)])
+    assert srv.max_in_flight <= 4
+
+
+def test_calls_from_many_threads_share_the_backend(fake_server):
+    srv = fake_server(lambda r: r.prompt.upper())
+    llm = make(srv.url)
+    results = {}
+
+    def work(i):
+        results[i] = llm.complete([f"q{i}"])[0].text
+
+    ts = [threading.Thread(target=work, args=(i,)) for i in range(20)]
+    [t.start() for t in ts]
+    [t.join() for t in ts]
+    assert results == {i: f"Q{i}" for i in range(20)}
+
+
+def test_fake_server_fault_rate_is_seeded(fake_server):
+    a = fake_server(policy, fault_rate=0.5, fault_kinds=["500"], seed=7)
+    b = fake_server(policy, fault_rate=0.5, fault_kinds=["500"], seed=7)
+    plan_a = [a._next_fault() for _ in range(20)]
+    plan_b = [b._next_fault() for _ in range(20)]
+    assert plan_a == plan_b and 3 < plan_a.count("500") < 17
