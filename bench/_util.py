@@ -5,11 +5,8 @@ from __future__ import annotations
 import json
 import os
 import platform
-import signal
 import subprocess
 import sys
-import time
-import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -46,43 +43,6 @@ def vllm_python() -> str | None:
         return env
     local = REPO / ".venv-vllm" / "bin" / "python"
     return str(local) if local.exists() else None
-
-
-@contextmanager
-def vllm_server(python: str, model: Path, adapters: dict[str, Path], port: int, log: Path):
-    """Start a vLLM CPU server serving ``model`` as ``tiny`` plus LoRA adapters."""
-    cmd = [python, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model),
-           "--served-model-name", "tiny", "--enable-lora", "--lora-modules",
-           *[f"{k}={v}" for k, v in adapters.items()], "--max-lora-rank", "8",
-           "--max-loras", str(max(1, len(adapters))), "--max-model-len", "512",
-           "--dtype", "float32", "--host", "127.0.0.1", "--port", str(port)]
-    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"}
-    with open(log, "w") as f:
-        proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, env=env,
-                                start_new_session=True)
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 300
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"vLLM exited: {log.read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{url}/models", timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("vLLM not up after 300 s") from None
-                time.sleep(1)
-        yield url
-    finally:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=30)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
 
 def emit(figures: dict) -> None:

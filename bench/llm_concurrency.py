@@ -25,9 +25,10 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _util import emit, fake_server_process, machine, vllm_python, vllm_server  # noqa: E402
+from _util import emit, fake_server_process, machine, vllm_python  # noqa: E402
 
 from autoact.llm.openai_backend import OpenAILLM  # noqa: E402
+from autoact.llm.vllm_server import vllm_server  # noqa: E402
 
 
 def timed_backend(url: str, prompts, models, in_flight: int, max_tokens: int) -> float:
@@ -116,7 +117,7 @@ def main() -> None:
             vp = [f"Question {i}: which river flows through the city?" for i in range(args.vllm_n)]
             vm = (["plan", "tool", "reflect", "tiny"] * args.vllm_n)[:args.vllm_n]
             k, tok = args.vllm_in_flight, args.vllm_tokens
-            with vllm_server(py, model, adapters, free_port(), tmp / "vllm.log") as url:
+            with vllm_server(py, model, adapters, port=free_port(), log=tmp / "vllm.log") as url:
                 timed_raw(url, vp, vm, k, tok)  # warm-up: compile paths, load adapters
                 raw1, rawk = timed_raw(url, vp, vm, 1, tok), timed_raw(url, vp, vm, k, tok)
                 be1, bek = timed_backend(url, vp, vm, 1, tok), timed_backend(url, vp, vm, k, tok)

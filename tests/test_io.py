@@ -1,5 +1,4 @@
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -29,7 +28,7 @@ def test_json_list_item_lines_follow_multiline_items(tmp_path):
     f.write_text('[\n {"a": 1,\n  "b": 2},\n\n {"a": 3}, 7\n]\n')
     lines = []
     with pytest.raises(DataError) as e:
-        for line, rec in iter_records(f):
+        for line, _ in iter_records(f):
             lines.append(line)
     assert lines == [2, 5]
     assert str(e.value).startswith(f"{f}:5: expected an object")

@@ -28,10 +28,10 @@ def add_llm_args(parser: argparse.ArgumentParser) -> None:
                    help="auto: scripted if --scripted_replies is given, else openai if a server URL "
                         "is set (--base_url / $OPENAI_BASE_URL), else hf if the model resolves to a "
                         "local folder")
-    g.add_argument("--base_url", default=None,
+    g.add_argument("--base_url", "--openai_base", dest="base_url", default=None,
                    help="OpenAI-compatible server URL, e.g. http://127.0.0.1:8000/v1 "
                         "(default: $OPENAI_BASE_URL)")
-    g.add_argument("--api_key", default=None,
+    g.add_argument("--api_key", "--openai_key", dest="api_key", default=None,
                    help="API key (default: $OPENAI_API_KEY; a local server needs none; never logged)")
     g.add_argument("--api", choices=("completion", "chat"), default="completion",
                    help="openai backend: send prompts to /completions (default) or wrap them as a "

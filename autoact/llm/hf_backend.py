@@ -144,7 +144,7 @@ class HFLLM(LLM):
             self._queue.put(job)
         results = [job.future.result() for job in jobs]
         out = []
-        for i, prompt in enumerate(prompts):
+        for i in range(len(prompts)):
             rows = results[i * params.n:(i + 1) * params.n]
             out.append(Completion([r[0] for r in rows], rows[0][1], sum(r[2] for r in rows),
                                   [r[3] for r in rows]))

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autoact.errors import DataError
+from autoact.io import iter_records, record_error
 
 
 @dataclass
@@ -33,12 +34,41 @@ class Task:
     levels: tuple[str, ...] = ()   # evaluation splits, in report order
     level_labels: dict[str, str] = {}
 
-    def load_file(self, path: str | Path, level: str | None = None) -> list[Example]:
+    #: what the error says a record's "Answer" must be
+    answer_hint: str = "a string"
+
+    def make_example(self, rec: dict, question: str, answer: str, path: str | Path, line: int,
+                     level: str | None) -> Example:
+        """One record (question and answer already checked to be strings) -> an Example."""
         raise NotImplementedError
+
+    def load_file(self, path: str | Path, level: str | None = None) -> list[Example]:
+        """Records of a JSON list or JSONL file; ``Question``/``question`` and
+        ``Answer``/``answer`` are both accepted. Errors name the file and line."""
+        out: list[Example] = []
+        seen: set[str] = set()
+        for line, rec in iter_records(path):
+            q = rec.get("Question", rec.get("question"))
+            a = rec.get("Answer", rec.get("answer"))
+            if not isinstance(q, str) or not q.strip():
+                raise record_error(path, line, 'expected an object with "Question" (a non-empty string)')
+            if not isinstance(a, str) or not a.strip():
+                raise record_error(path, line, f'expected an object with "Answer" ({self.answer_hint})')
+            ex = self.make_example(rec, q.strip(), a.strip(), path, line, level)
+            ex.id = unique_id(ex.id, seen, line)
+            out.append(ex)
+        return out
+
+    #: file names (``{level}`` filled in) that may hold a level inside an evaluation folder
+    level_files: tuple[str, ...] = ("{level}.jsonl", "{level}.json")
 
     def level_file(self, folder: Path, level: str) -> Path | None:
         """The file that holds ``level`` inside an evaluation folder, or ``None``."""
-        raise NotImplementedError
+        for pattern in self.level_files:
+            f = folder / pattern.format(level=level)
+            if f.is_file():
+                return f
+        return None
 
     def score(self, prediction: str | None, example: Example) -> Score:
         raise NotImplementedError
@@ -75,3 +105,10 @@ class Task:
 
     def level_of(self, path: Path) -> str:
         return path.stem
+
+
+def unique_id(candidate: str, seen: set[str], line: int) -> str:
+    """``candidate``, or ``candidate-<line>`` if an earlier record of the file took it."""
+    ex_id = candidate if candidate not in seen else f"{candidate}-{line}"
+    seen.add(ex_id)
+    return ex_id

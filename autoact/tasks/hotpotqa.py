@@ -6,9 +6,8 @@ from __future__ import annotations
 import re
 import string
 from collections import Counter
-from pathlib import Path
 
-from autoact.io import iter_records, record_error, stable_id
+from autoact.io import stable_id
 from autoact.tasks.base import Example, Score, Task
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
@@ -56,30 +55,11 @@ class HotpotQA(Task):
     levels = ("easy", "medium", "hard")
     level_labels = {"easy": "Easy", "medium": "Medium", "hard": "Hard"}
 
-    def level_file(self, folder: Path, level: str) -> Path | None:
-        for name in (f"{level}.jsonl", f"{level}.json"):
-            if (folder / name).is_file():
-                return folder / name
-        return None
-
-    def load_file(self, path, level=None) -> list[Example]:
-        out: list[Example] = []
-        seen: set[str] = set()
-        for line, rec in iter_records(path):
-            q = rec.get("question", rec.get("Question"))
-            a = rec.get("answer", rec.get("Answer"))
-            if not isinstance(q, str) or not q.strip():
-                raise record_error(path, line, 'expected an object with "Question" (a non-empty string)')
-            if not isinstance(a, str):
-                raise record_error(path, line, 'expected an object with "Answer" (a string)')
-            ex_id = str(rec.get("id") or rec.get("_id") or stable_id(q))
-            if ex_id in seen:
-                ex_id = f"{ex_id}-{line}"
-            seen.add(ex_id)
-            fields = {k: v for k, v in rec.items()
-                      if k not in ("id", "_id", "question", "Question", "answer", "Answer", "level")}
-            out.append(Example(ex_id, q.strip(), a.strip(), rec.get("level") or level, fields))
-        return out
+    def make_example(self, rec, question, answer, path, line, level) -> Example:
+        fields = {k: v for k, v in rec.items()
+                  if k not in ("id", "_id", "question", "Question", "answer", "Answer", "level")}
+        ex_id = str(rec.get("id") or rec.get("_id") or stable_id(question))
+        return Example(ex_id, question, answer, rec.get("level") or level, fields)
 
     def score(self, prediction, example) -> Score:
         pred = prediction or ""

@@ -13,7 +13,7 @@ import difflib
 import re
 from pathlib import Path
 
-from autoact.io import iter_records, record_error, stable_id
+from autoact.io import record_error, stable_id
 from autoact.tasks.base import Example, Score, Task
 
 LETTERS = "ABCDEFGHIJ"
@@ -143,52 +143,34 @@ class ScienceQA(Task):
         "knowledge, so the model must also gather external information to understand them.")
     levels = ("grade1-4", "grade5-8", "grade9-12")
     level_labels = {"grade1-4": "G1-4", "grade5-8": "G5-8", "grade9-12": "G9-12"}
-
-    def level_file(self, folder: Path, level: str) -> Path | None:
-        for name in (f"format_scienceqa_{level}.json", f"{level}.json", f"{level}.jsonl"):
-            if (folder / name).is_file():
-                return folder / name
-        return None
+    level_files = ("format_scienceqa_{level}.json", "{level}.json", "{level}.jsonl")
 
     def level_of(self, path: Path) -> str:
         return path.stem.removeprefix("format_scienceqa_")
 
-    def load_file(self, path, level=None) -> list[Example]:
-        out: list[Example] = []
-        seen: set[str] = set()
-        for line, rec in iter_records(path):
-            q = rec.get("Question", rec.get("question"))
-            a = rec.get("Answer", rec.get("answer"))
-            if not isinstance(q, str) or not q.strip():
-                raise record_error(path, line, 'expected an object with "Question" (a non-empty string)')
-            if not isinstance(a, str) or not a.strip():
-                raise record_error(path, line, 'expected an object with "Answer" (a letter or "B. text")')
-            choices = rec.get("choices") or parse_options(q)
-            if not isinstance(choices, list) or len(choices) < 2:
-                raise record_error(path, line, 'expected "choices" or an "Options: (A) ... (B) ..." '
-                                               'line in "Question"')
-            choices = [str(c) for c in choices]
-            gold = gold_index(a, choices)
-            if gold is None:
-                raise record_error(path, line, f'"Answer" {a!r} names none of the '
-                                               f'{len(choices)} options')
-            question = q.strip()
-            if "Options:" not in question:
-                question = f"{question}\n{format_options(choices)}"
-            ex_id = str(rec.get("pid") or rec.get("id") or stable_id(question))
-            if ex_id in seen:
-                ex_id = f"{ex_id}-{line}"
-            seen.add(ex_id)
-            grade = (rec.get("metadata") or {}).get("grade") if isinstance(rec.get("metadata"), dict) else None
-            fields = {"choices": choices, "answer_index": gold,
-                      "caption": str(rec.get("caption", "") or ""), "orc": str(rec.get("orc", "") or "")}
-            if grade is not None:
-                fields["grade"] = grade
-            if isinstance(rec.get("metadata"), dict):
-                fields["metadata"] = rec["metadata"]
-            answer = f"{LETTERS[gold]}. {choices[gold]}"
-            out.append(Example(ex_id, question, answer, level, fields))
-        return out
+    answer_hint = 'a letter or "B. text"'
+
+    def make_example(self, rec, question, answer, path, line, level) -> Example:
+        choices = rec.get("choices") or parse_options(question)
+        if not isinstance(choices, list) or len(choices) < 2:
+            raise record_error(path, line, 'expected "choices" or an "Options: (A) ... (B) ..." '
+                                           'line in "Question"')
+        choices = [str(c) for c in choices]
+        gold = gold_index(answer, choices)
+        if gold is None:
+            raise record_error(path, line, f'"Answer" {answer!r} names none of the '
+                                           f'{len(choices)} options')
+        if "Options:" not in question:
+            question = f"{question}\n{format_options(choices)}"
+        meta = rec.get("metadata") if isinstance(rec.get("metadata"), dict) else None
+        fields = {"choices": choices, "answer_index": gold,
+                  "caption": str(rec.get("caption") or ""), "orc": str(rec.get("orc") or "")}
+        if meta is not None:
+            fields["metadata"] = meta
+            if meta.get("grade") is not None:
+                fields["grade"] = meta["grade"]
+        ex_id = str(rec.get("pid") or rec.get("id") or stable_id(question))
+        return Example(ex_id, question, f"{LETTERS[gold]}. {choices[gold]}", level, fields)
 
     def score(self, prediction, example) -> Score:
         idx = match_option(prediction, example.fields["choices"])
