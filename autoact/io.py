@@ -109,15 +109,20 @@ def iter_jsonl(path: PathLike, *, text: str | None = None) -> Iterator[tuple[int
             raise DataError(f"{path}:{i}: invalid JSON line: {err.msg} (column {err.colno})") from None
 
 
-def iter_records(path: PathLike, required: Iterable[str] = ()) -> Iterator[tuple[int, dict]]:
-    """Yield ``(line, record)`` from a JSON list or a JSONL file (detected from the content).
-
-    Each record must be an object holding every key in ``required``.
+def iter_records(path: PathLike, required: Iterable[str] = (), *,
+                 list_only: bool = False) -> Iterator[tuple[int, dict]]:
+    """Yield ``(line, record)`` from a JSON list or a JSONL file (detected from the content;
+    ``list_only`` accepts only a JSON list). Each record must be an object holding every key in
+    ``required``.
     """
     text = _read_text(path)
     stripped = text.lstrip()
     if not stripped:
-        raise DataError(f"{path}: empty file, expected a JSON list or JSONL records")
+        raise DataError(f"{path}: empty file, expected a JSON list"
+                        + ("" if list_only else " or JSONL records"))
+    if list_only and stripped[0] != "[":
+        line = text[:len(text) - len(stripped)].count("\n") + 1
+        raise DataError(f"{path}:{line}: expected a JSON list of records")
     items = _iter_json_array(path, text) if stripped[0] == "[" else iter_jsonl(path, text=text)
     required = tuple(required)
     for line, item in items:
@@ -131,8 +136,8 @@ def iter_records(path: PathLike, required: Iterable[str] = ()) -> Iterator[tuple
         yield line, item
 
 
-def read_records(path: PathLike, required: Iterable[str] = ()) -> list[dict]:
-    return [rec for _, rec in iter_records(path, required)]
+def read_records(path: PathLike, required: Iterable[str] = (), *, list_only: bool = False) -> list[dict]:
+    return [rec for _, rec in iter_records(path, required, list_only=list_only)]
 
 
 def record_error(path: PathLike, line: int, message: str) -> DataError:
@@ -175,14 +180,15 @@ def write_text_atomic(path: PathLike, text: str) -> None:
         except FileNotFoundError:
             pass
         raise
-    _fsync_dir(p.parent)
+    fsync_dir(p.parent)
 
 
 def write_json_atomic(path: PathLike, obj: Any, *, indent: int | None = 2) -> None:
     write_text_atomic(path, json.dumps(obj, ensure_ascii=False, indent=indent) + "\n")
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
+    """Make a rename inside ``folder`` durable (best effort)."""
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:

@@ -32,6 +32,8 @@ class Task:
     name: str = ""                 # canonical spelling, e.g. "HotpotQA"
     description: str = ""          # used by the self-instruct and tool-selection prompts
     levels: tuple[str, ...] = ()   # evaluation splits, in report order
+    answer_type: str = "free"      # "free" (exact match / F1) or "choice" (multiple choice)
+    multimodal: bool = False       # records carry an image's caption and OCR text
     level_labels: dict[str, str] = {}
 
     #: what the error says a record's "Answer" must be

@@ -142,6 +142,8 @@ class ScienceQA(Task):
         "turn the image's information into text, and the questions draw on substantial background "
         "knowledge, so the model must also gather external information to understand them.")
     levels = ("grade1-4", "grade5-8", "grade9-12")
+    answer_type = "choice"
+    multimodal = True
     level_labels = {"grade1-4": "G1-4", "grade5-8": "G5-8", "grade9-12": "G9-12"}
     level_files = ("format_scienceqa_{level}.json", "{level}.json", "{level}.jsonl")
 

@@ -1,0 +1,1 @@
+"""The pipeline stages behind the seed scripts (self-instruct, tool selection, filtering)."""

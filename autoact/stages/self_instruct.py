@@ -1,0 +1,350 @@
+"""Self-Instruct: the Meta-Agent writes its own training questions from a couple of seeds.
+
+Each round shows the model up to 2 seed examples and up to 3 of the pairs it already wrote
+(sampled at random), asks for ``per_round`` new pairs in the task's format, parses the reply
+tolerantly and keeps the valid, new ones. It stops at exactly ``total`` pairs.
+
+Reproducible and crash-safe:
+
+* round ``r`` draws its examples and its temperature from ``Random(f"{seed}:{r}")``;
+* with ``workers`` rounds in flight, round ``r`` shows pairs from rounds ``<= r - workers`` only
+  (the ones certainly applied when it was sent), and results are applied in round order, so the
+  output depends only on the seed, the flags and the model's replies, not on timing;
+* every applied round is appended (flushed, fsynced) to ``<target>.progress.jsonl``; a rerun
+  replays it and continues with the next round, so a killed run resumes without losing or
+  duplicating anything and ends with the same file an uninterrupted run writes.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+import string
+import time
+from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Callable
+
+from autoact.errors import AutoActError
+from autoact.io import JsonlLog
+from autoact.llm.base import LLM, SamplingParams
+from autoact.tasks.base import Task
+from autoact.tasks.scienceqa import LETTERS, format_options, gold_index, parse_options
+from autoact.tools.image import ocr_words
+
+log = logging.getLogger(__name__)
+
+SYSTEM_TEMPLATE = """\
+I want you to be a question-answer pair generator that writes high-quality questions for the task described below.
+Task Name: {task_name}
+Task Description: {task_description}"""
+
+FREE_TEMPLATE = """\
+{examples}
+
+Modelled on all the examples above, write {n} new, different question-answer pairs. Use this format for each pair:
+Question: The Treaty of Versailles, signed in 1919, officially ended which war?
+Answer: World War I"""
+
+CHOICE_TEMPLATE = """\
+{examples}
+
+Modelled on all the examples above, write {n} new, different multiple-choice questions, with all options on one line. Use this format for each question:
+{format}"""
+
+CHOICE_FORMAT = ("Question: Which material is this spoon made of?\n"
+                 "Options: (A) wood (B) metal")
+CHOICE_FORMAT_IMAGE = ("\nCaption: A wooden spoon on a white table.\n"
+                       "Ocr: none")
+
+REASONS = ("malformed", "answer_too_long", "bad_options", "bad_answer_option",
+           "duplicate_of_seed", "duplicate_question", "duplicate_answer", "surplus")
+
+
+class NoProgressError(AutoActError):
+    """Several rounds in a row added no pair."""
+
+
+# ----------------------------------------------------------------------------- formats
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def split_choice_question(question: str) -> tuple[str, list[str]]:
+    """``"stem\\nOptions: (A) x (B) y"`` -> (stem, [x, y])."""
+    at = question.rfind("Options:")
+    if at == -1:
+        return question.strip(), []
+    return question[:at].strip(), parse_options(question)
+
+
+def render_example(task: Task, rec: dict) -> str:
+    if task.answer_type != "choice":
+        return f"Question: {_one_line(rec['Question'])}\nAnswer: {_one_line(rec['Answer'])}"
+    stem, options = split_choice_question(rec["Question"])
+    if not options and isinstance(rec.get("choices"), list):
+        options = [str(c) for c in rec["choices"]]
+    gold = gold_index(rec["Answer"], options)
+    answer = f"{LETTERS[gold]}. {options[gold]}" if gold is not None else _one_line(rec["Answer"])
+    lines = [f"Question: {_one_line(stem)}", format_options(options)]
+    if task.multimodal:
+        lines.append(f"Caption: {_one_line(rec.get('caption') or 'none')}")
+        ocr = ocr_words(str(rec.get("orc") or ""))
+        lines.append(f"Ocr: {ocr if ocr and ocr != 'no text detected' else 'none'}")
+    lines.append(f"Answer: {answer}")
+    return "\n".join(lines)
+
+
+def build_messages(task: Task, shots: list[dict], n: int) -> list[dict]:
+    examples = "\n\n".join(render_example(task, r) for r in shots)
+    if task.answer_type == "choice":
+        fmt = CHOICE_FORMAT + (CHOICE_FORMAT_IMAGE if task.multimodal else "") + "\nAnswer: A. wood"
+        user = CHOICE_TEMPLATE.format(examples=examples, n=n, format=fmt)
+    else:
+        user = FREE_TEMPLATE.format(examples=examples, n=n)
+    system = SYSTEM_TEMPLATE.format(task_name=task.name, task_description=task.description)
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+_LABEL = re.compile(
+    r"^(?:\d+\s*[.)]\s*|[-*•]\s*)?(question|q|options|option|choices|caption|ocr|answer|a)"
+    r"(?:\s*\d+)?\s*[:：]\s*(.*)$", re.I)
+_KEYS = {"question": "question", "q": "question", "options": "options", "option": "options",
+         "choices": "options", "caption": "caption", "ocr": "ocr", "answer": "answer",
+         "a": "answer"}
+
+
+def parse_items(reply: str) -> list[dict]:
+    """Labelled blocks (``Question:`` starts a new one) -> dicts of raw fields. Tolerates
+    numbering, bullets, bold markers, blank lines and multi-line fields."""
+    items: list[dict] = []
+    cur: dict | None = None
+    last: str | None = None
+    for raw in reply.replace("**", "").replace("__", "").splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        m = _LABEL.match(line)
+        if m:
+            key = _KEYS[m.group(1).lower()]
+            value = m.group(2).strip()
+            if key == "question" or cur is None:
+                if cur:
+                    items.append(cur)
+                cur = {}
+            if key in cur:          # a second Answer: without a Question: is a new, broken item
+                items.append(cur)
+                cur = {}
+            cur[key] = value
+            last = key
+        elif cur is not None and last is not None:
+            cur[last] = f"{cur[last]} {line}".strip()
+    if cur:
+        items.append(cur)
+    return items
+
+
+def _norm(text: str) -> str:
+    text = "".join(ch for ch in text.lower() if ch not in string.punctuation)
+    return " ".join(text.split())
+
+
+@dataclass
+class Candidate:
+    record: dict | None
+    reason: str | None            # why it was rejected (None: valid)
+    question_key: str = ""
+    answer_key: str = ""
+
+
+def record_keys(task: Task, rec: dict) -> tuple[str, str]:
+    """(question key, answer key) of a record, for deduplication."""
+    question_key = _norm(rec["Question"])
+    if task.answer_type != "choice":
+        return question_key, _norm(rec["Answer"])
+    options = split_choice_question(rec["Question"])[1] or [str(c) for c in rec.get("choices") or []]
+    gold = gold_index(str(rec["Answer"]), options)
+    return question_key, _norm(options[gold] if gold is not None else str(rec["Answer"]))
+
+
+def validate(task: Task, fields: dict, max_answer_chars: int) -> Candidate:
+    question = _one_line(fields.get("question", ""))
+    answer = _one_line(fields.get("answer", ""))
+    if not question or not answer:
+        return Candidate(None, "malformed")
+    if task.answer_type != "choice":
+        if len(answer) >= max_answer_chars:
+            return Candidate(None, "answer_too_long")
+        rec = {"Question": question, "Answer": answer}
+        return Candidate(rec, None, *record_keys(task, rec))
+    options = parse_options("Options: " + fields.get("options", "")) if fields.get("options") \
+        else split_choice_question(question)[1]
+    stem = split_choice_question(question)[0] if "Options:" in question else question
+    options = [_one_line(o) for o in options if _one_line(o)]
+    if len(options) < 2:
+        return Candidate(None, "bad_options")
+    gold = gold_index(answer, options)
+    if gold is None:
+        return Candidate(None, "bad_answer_option")
+    rec = {"Question": f"{stem}\n{format_options(options)}"}
+    if task.multimodal:
+        caption = _one_line(fields.get("caption", ""))
+        ocr = _one_line(fields.get("ocr", ""))
+        rec["caption"] = "" if caption.lower() in ("none", "n/a") else caption
+        rec["orc"] = "" if ocr.lower() in ("none", "n/a") else ocr
+    rec["Answer"] = f"{LETTERS[gold]}. {options[gold]}"
+    return Candidate(rec, None, *record_keys(task, rec))
+
+
+# ----------------------------------------------------------------------------- the run
+
+@dataclass
+class Settings:
+    total: int
+    per_round: int = 10
+    workers: int = 4
+    seed: int = 0
+    max_rounds: int = 0                      # 0: no limit (patience still applies)
+    patience: int = 5                        # rounds in a row adding nothing -> error
+    unique_answers: bool = True              # the reference's rule: one pair per answer
+    max_answer_chars: int = 20               # free answers must be shorter (reference: < 20)
+    temperature: float | None = None         # fixed; None: drawn per round from the range
+    temperature_range: tuple[float, float] = (0.1, 0.5)
+    max_tokens: int = 1024
+    top_p: float = 0.75
+    top_k: int = 40
+
+
+@dataclass
+class State:
+    items: list[dict] = field(default_factory=list)
+    item_round: list[int] = field(default_factory=list)
+    question_keys: set[str] = field(default_factory=set)
+    answer_keys: set[str] = field(default_factory=set)
+    seed_keys: set[str] = field(default_factory=set)
+    rejected: Counter = field(default_factory=Counter)
+    rounds: int = 0                          # rounds applied
+    barren: int = 0                          # rounds in a row that added nothing
+    last_reply: str = ""
+
+
+class SelfInstruct:
+    def __init__(self, task: Task, seeds: list[dict], llm: LLM, settings: Settings):
+        if not seeds:
+            raise AutoActError("self-instruct needs at least one seed example")
+        self.task, self.seeds, self.llm, self.s = task, seeds, llm, settings
+        self.state = State()
+        for rec in seeds:
+            qkey, akey = record_keys(task, rec)
+            self.state.seed_keys.add(qkey)
+            self.state.question_keys.add(qkey)
+            if settings.unique_answers:
+                self.state.answer_keys.add(akey)
+
+    # -- round preparation (deterministic) ---------------------------------------------------
+    def round_request(self, r: int) -> tuple[list[dict], SamplingParams]:
+        rng = random.Random(f"{self.s.seed}:{r}")
+        pool = [it for it, rr in zip(self.state.items, self.state.item_round)
+                if rr <= r - self.s.workers]
+        shots = rng.sample(self.seeds, min(2, len(self.seeds))) + rng.sample(pool, min(3, len(pool)))
+        rng.shuffle(shots)
+        lo, hi = self.s.temperature_range
+        temp = self.s.temperature if self.s.temperature is not None else round(rng.uniform(lo, hi), 4)
+        params = SamplingParams(max_tokens=self.s.max_tokens, temperature=temp, top_p=self.s.top_p,
+                                top_k=self.s.top_k, seed=self.s.seed * 100_003 + r)
+        return build_messages(self.task, shots, self.s.per_round), params
+
+    # -- applying a round ------------------------------------------------------------------
+    def apply(self, r: int, reply: str) -> tuple[list[dict], Counter]:
+        """Validate, deduplicate and keep the new pairs of round ``r`` (in order)."""
+        st, kept, rejected = self.state, [], Counter()
+        for fields in parse_items(reply):
+            cand = validate(self.task, fields, self.s.max_answer_chars)
+            if cand.reason:
+                rejected[cand.reason] += 1
+            elif cand.question_key in st.seed_keys:
+                rejected["duplicate_of_seed"] += 1
+            elif cand.question_key in st.question_keys:
+                rejected["duplicate_question"] += 1
+            elif self.s.unique_answers and cand.answer_key in st.answer_keys:
+                rejected["duplicate_answer"] += 1
+            elif len(st.items) >= self.s.total:
+                rejected["surplus"] += 1
+            else:
+                self._keep(cand.record, r)
+                kept.append(cand.record)
+        self._count_round(kept, rejected, reply)
+        return kept, rejected
+
+    def _keep(self, rec: dict, r: int) -> None:
+        st = self.state
+        qkey, akey = record_keys(self.task, rec)
+        st.items.append(rec)
+        st.item_round.append(r)
+        st.question_keys.add(qkey)
+        if self.s.unique_answers:
+            st.answer_keys.add(akey)
+
+    def _count_round(self, kept: list[dict], rejected: Counter, reply: str) -> None:
+        st = self.state
+        st.rejected.update(rejected)
+        st.rounds += 1
+        st.barren = 0 if kept else st.barren + 1
+        st.last_reply = reply
+
+    def replay(self, r: int, items: list[dict], rejected: dict, reply: str) -> None:
+        """Re-apply a logged round on resume (round -1: pairs that were already in the target)."""
+        for rec in items:
+            self._keep(rec, r)
+        if r >= 0:
+            self._count_round(items, Counter(rejected), reply)
+
+    # -- the loop --------------------------------------------------------------------------
+    def run(self, progress: JsonlLog, on_round: Callable[["SelfInstruct", int], None] | None = None) -> list[dict]:
+        st, s = self.state, self.s
+        next_round = st.rounds
+        if len(st.items) >= s.total:
+            return st.items[:s.total]
+        pending: dict[int, Future] = {}
+        with ThreadPoolExecutor(max_workers=s.workers, thread_name_prefix="self-instruct") as pool:
+            def submit(r: int) -> None:
+                messages, params = self.round_request(r)
+                pending[r] = pool.submit(self._ask, messages, params)
+                temperatures[r] = params.temperature
+
+            temperatures: dict[int, float] = {}
+
+            issued = next_round
+            try:
+                while len(st.items) < s.total:
+                    while len(pending) < s.workers and (not s.max_rounds or issued < s.max_rounds):
+                        submit(issued)
+                        issued += 1
+                    if next_round not in pending:
+                        raise AutoActError(
+                            f"reached --max_rounds {s.max_rounds} with {len(st.items)} of "
+                            f"{s.total} pairs; rejected so far: {dict(st.rejected)}")
+                    reply, t0 = pending.pop(next_round).result()
+                    kept, rejected = self.apply(next_round, reply)
+                    progress.append({"round": next_round, "items": kept, "rejected": dict(rejected),
+                                     "temperature": temperatures.pop(next_round),
+                                     "reply": reply, "seconds": round(time.monotonic() - t0, 2)})
+                    if on_round:
+                        on_round(self, next_round)
+                    next_round += 1
+                    if st.barren >= s.patience:
+                        raise NoProgressError(
+                            f"{st.barren} rounds in a row added no pair (rejected so far: "
+                            f"{dict(st.rejected) or 'none parsed'}); the last reply was: "
+                            f"{st.last_reply[:300]!r}")
+            finally:
+                for f in pending.values():
+                    f.cancel()
+        return st.items
+
+    def _ask(self, messages: list[dict], params: SamplingParams) -> tuple[str, float]:
+        t0 = time.monotonic()
+        return self.llm.chat([messages], params)[0].text, t0
