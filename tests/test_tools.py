@@ -9,7 +9,7 @@ import pytest
 
 from autoact.errors import ConfigError, DataError
 from autoact.tools import (POOL, TOOLS, Environment, ToolContext, default_selection, get_tool,
-                           load_selection, parse_action, resolve_tool_name, run_action)
+                           load_selection, parse_action, resolve_tool_name)
 from autoact.tools.wiki import NOT_FOUND_LOOKUP, NO_PAGE_LOOKUP, LiveWikipedia, WikipediaUnavailable
 
 from conftest import REPO
@@ -73,19 +73,6 @@ def test_load_selection_file(tmp_path):
     f.write_text('[\n {"name": "Retrieve"},\n {"name": "Teleport"}\n]')
     with pytest.raises(DataError, match=r"t.json:3: unknown tool 'Teleport'"):
         load_selection(f)
-
-
-def test_run_action_invalid_and_unselected(corpus):
-    env = Environment(wiki=corpus, search=corpus)
-    tools = default_selection("HotpotQA")
-    ctx = ctx_for(env)
-    name, arg, obs = run_action("Calculator[1+1]", tools, ctx)
-    assert name is None and obs.startswith("Invalid action: Calculator is not an available tool.")
-    assert "Retrieve[...]" in obs
-    name, _, obs = run_action("I think I should search", tools, ctx)
-    assert name is None and obs.startswith("Invalid action:")
-    name, arg, obs = run_action("retrieve[Badr Hari]", tools, ctx)
-    assert (name, arg) == ("Retrieve", "Badr Hari") and "kickbox" in obs.lower()
 
 
 # --- Retrieve / Lookup on the offline corpus -----------------------------------------------

@@ -29,6 +29,7 @@ import contextlib
 import hashlib
 import json
 import random
+import re
 import sys
 import threading
 import time
@@ -48,6 +49,42 @@ def echo_policy(req: Request) -> str:
     """Default reply: deterministic text that names the model and a digest of the prompt."""
     digest = hashlib.sha1(req.prompt.encode("utf-8")).hexdigest()[:8]
     return f"reply from {req.model} to {digest}"
+
+
+_STEP_END = re.compile(r"(Thought|Action) (\d+):(?: ([A-Za-z0-9 ]+)\[)?$")
+
+
+def react_policy(req: Request) -> str:
+    """A deterministic ReAct agent for benchmarks and tests (no model, no gold answers):
+    Retrieve an entity named in the question, Finish, then Reflect[right]. It answers both the
+    Meta-Agent's prompts (``Thought n:`` / ``Action n:``) and the fine-tuned agents' (the same
+    inputs plus the response marker, with the action type and its argument asked separately)."""
+    prompt = req.prompt
+    marker = "\n### Response:\n"
+    tuned = prompt.endswith(marker)
+    if tuned:
+        prompt = prompt[:-len(marker)]
+    m = _STEP_END.search(prompt)
+    if not m:
+        return "I am not sure what to do."
+    kind, n, tool = m.group(1), int(m.group(2)), m.group(3)
+    question = prompt[prompt.rfind("\nQuestion: ") + 11:].split("\n", 1)[0]
+    entity = " ".join(re.findall(r"\b[A-Z][a-z]+\b", question.partition(" ")[2])[:2]) or "Wikipedia"
+    after_finish = f"\nObservation {n - 1}: Please reflect your answer.\n" in prompt
+    if kind == "Thought":
+        text = ("The answer seems right." if after_finish else
+                "I need to retrieve the first entity." if n == 1 else "I can answer now.")
+    elif tool:                                       # the tool agent: the argument only
+        text = entity if tool == "Retrieve" else "yes"
+    elif after_finish:
+        text = "Reflect[right]"
+    else:
+        name = "Retrieve" if n == 1 else "Finish"
+        text = name if tuned else f"{name}[{entity if n == 1 else 'yes'}]"
+    return text if tuned else " " + text
+
+
+POLICIES = {"echo": echo_policy, "react": react_policy}
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -282,8 +319,10 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--models", default="tiny,plan,tool,reflect",
                    help="comma-separated model names to serve (first is the base)")
     p.add_argument("--replies", default=None,
-                   help="JSON reply file (strings in order, or match/pattern rules); "
-                        "default: a deterministic echo")
+                   help="JSON reply file (strings in order, or match/pattern rules)")
+    p.add_argument("--policy", choices=sorted(POLICIES), default="echo",
+                   help="built-in reply policy when no --replies file is given: echo (names the "
+                        "model and a digest of the prompt) or react (a deterministic ReAct agent)")
     p.add_argument("--request_log", default=None, help="append each request as JSONL here")
     return p
 
@@ -291,7 +330,8 @@ def make_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     try:
-        srv = FakeServer(args.replies, models=args.models.split(","), latency=args.latency,
+        srv = FakeServer(args.replies or POLICIES[args.policy], models=args.models.split(","),
+                         latency=args.latency,
                          fault_rate=args.fault_rate, fault_kinds=args.fault_kinds.split(","),
                          timeout_hold=args.timeout_hold, seed=args.seed, host=args.host,
                          port=args.port, request_log=args.request_log)

@@ -35,6 +35,10 @@ class Task:
     answer_type: str = "free"      # "free" (exact match / F1) or "choice" (multiple choice)
     multimodal: bool = False       # records carry an image's caption and OCR text
     level_labels: dict[str, str] = {}
+    #: how the agents' instruction addresses them ("a good multi-hop question answerer")
+    agent_role: str = "a good question answerer"
+    #: the example in the instruction's Finish usage
+    finish_example: str = "Finish[Richard Nixon]"
 
     #: what the error says a record's "Answer" must be
     answer_hint: str = "a string"

@@ -53,6 +53,7 @@ class HotpotQA(Task):
         "of topics; some questions are hard and some easier, but most need several steps of "
         "reasoning and retrieved knowledge to reach the final answer.")
     levels = ("easy", "medium", "hard")
+    agent_role = "a good multi-hop question answerer"
     level_labels = {"easy": "Easy", "medium": "Medium", "hard": "Hard"}
 
     def make_example(self, rec, question, answer, path, line, level) -> Example:

@@ -144,6 +144,8 @@ class ScienceQA(Task):
     levels = ("grade1-4", "grade5-8", "grade9-12")
     answer_type = "choice"
     multimodal = True
+    agent_role = "a good multimodal multiple-choice science question answerer"
+    finish_example = "Finish[A]"
     level_labels = {"grade1-4": "G1-4", "grade5-8": "G5-8", "grade9-12": "G9-12"}
     level_files = ("format_scienceqa_{level}.json", "{level}.json", "{level}.jsonl")
 

@@ -219,26 +219,7 @@ def make_environment(args: argparse.Namespace) -> Environment:
                        sandbox=SandboxLimits(timeout=args.code_timeout, memory_mb=args.code_memory_mb))
 
 
-def run_action(text: str, tools: list[Tool], ctx: ToolContext) -> tuple[str | None, str, str]:
-    """Parse and run one non-builtin action against the selected ``tools``.
-
-    Returns ``(tool name or None, argument, observation)``. Unparseable text or a tool that is
-    not selected gives an ``Invalid action`` observation, never an exception.
-    """
-    parsed = parse_action(text)
-    valid = ", ".join(f"{t.name}[...]" for t in tools)
-    if parsed is None:
-        return None, "", f"Invalid action: {text.strip()[:80]!r}. Valid actions are {valid}, Finish[<answer>] and Reflect[right/wrong]."
-    name, arg = parsed
-    canonical = resolve_tool_name(name)
-    selected = {t.name: t for t in tools}
-    if canonical not in selected:
-        return None, arg, (f"Invalid action: {name} is not an available tool. Valid actions are "
-                           f"{valid}, Finish[<answer>] and Reflect[right/wrong].")
-    return canonical, arg, selected[canonical].run(arg, ctx)
-
-
 __all__ = ["TOOLS", "POOL", "BUILTINS", "ALIASES", "DEFAULT_SELECTIONS", "Tool", "ToolContext",
            "Environment", "Page", "SandboxLimits", "get_tool", "resolve_tool_name",
            "load_selection", "default_selection", "selection_json", "add_tool_args",
-           "make_environment", "run_action", "parse_action"]
+           "make_environment", "parse_action"]

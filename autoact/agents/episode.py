@@ -1,0 +1,173 @@
+"""One question's episode: the scratchpad, the Finish/Reflect protocol, tools, halting, scoring.
+
+The episode does not know who writes the thoughts and actions (the zero-shot Meta-Agent, or the
+plan/tool/reflect agents of group planning); it executes what it is given:
+
+* the first ``Finish[x]`` records ``x`` and observes ``Please reflect your answer.``;
+* ``Reflect[right]`` right after a ``Finish`` ends the episode (the observation says whether the
+  answer is correct); ``Reflect[wrong]`` observes that the answer may be wrong and the agent
+  solves the question again;
+* any later ``Finish[y]`` replaces the answer and ends the episode at once (the reference does
+  the same: only the first answer is reflected on);
+* ``Reflect`` anywhere else, an unknown tool or text that is no action at all are answered with
+  an ``Invalid action`` observation, never an exception;
+* the episode halts (unfinished) after ``max_steps`` steps or when its prompt would exceed
+  ``max_context_len`` tokens, counted by the backend (the model's tokenizer for a local model;
+  an estimate of 4 characters per token over HTTP).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+from autoact.agents.prompts import Step, instruction, prefix
+from autoact.tasks.base import Example, Task
+from autoact.tools import Environment, Tool, ToolContext, parse_action, resolve_tool_name
+from autoact.tools.wiki import one_line
+
+PLEASE_REFLECT = "Please reflect your answer."
+TRY_AGAIN = "The answer may be wrong, please try to solve the question again."
+CORRECT, INCORRECT = "Answer is CORRECT", "Answer is INCORRECT"
+REFLECT_ONLY_AFTER_FINISH = "Invalid action. Reflect only follows the Finish action."
+REFLECT_ARGUMENT = "Invalid action. Reflect takes right or wrong: Reflect[right] or Reflect[wrong]."
+MAX_OBSERVATION_CHARS = 1500
+
+_STEP_LABEL = re.compile(r"^\s*(?:Thought|Action|Observation)\s*\d*\s*:\s*", re.I)
+_NEXT_LABEL = re.compile(r"\s*\b(?:Thought|Action|Observation)\s*\d*\s*:", re.I)
+
+
+def clean_generation(text: str) -> str:
+    """One step's text from a generation: the first line, without a repeated ``Thought n:``
+    label and without anything from a following ``Action n:``/``Observation n:`` on."""
+    text = (text or "").strip().split("\n", 1)[0]
+    text = _STEP_LABEL.sub("", text, count=1)
+    m = _NEXT_LABEL.search(text)
+    if m:
+        text = text[:m.start()]
+    return text.strip()
+
+
+@dataclass
+class Episode:
+    task: Task
+    example: Example
+    tools: Sequence[Tool]
+    env: Environment
+    max_steps: int = 15
+    max_context_len: int = 4096
+    count_tokens: Callable[[str], int] = lambda text: (len(text) + 3) // 4
+    instruction: str = ""
+    steps: list[Step] = field(default_factory=list)
+    answer: str | None = None
+    answers: list[dict] = field(default_factory=list)     # every Finish: {"answer", "correct"}
+    reflections: list[str] = field(default_factory=list)  # "right" / "wrong", in order
+    finished: bool = False
+    halted: bool = False
+    usage: dict = field(default_factory=lambda: {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0})
+
+    def __post_init__(self) -> None:
+        if not self.instruction:
+            self.instruction = instruction(self.task, self.tools)
+        self.ctx = ToolContext(env=self.env, fields=dict(self.example.fields))
+
+    # -- state ---------------------------------------------------------------------------------
+    @property
+    def done(self) -> bool:
+        return self.finished or self.halted
+
+    @property
+    def reflecting(self) -> bool:
+        """The step being written follows a Finish: the reflect agent's turn."""
+        return bool(self.steps) and self.steps[-1].action.startswith("Finish[") and not self.finished
+
+    def prompt(self) -> str:
+        return prefix(self.instruction, self.example.question, self.steps)
+
+    def check_halt(self) -> bool:
+        """Halt when the step budget is spent or the prompt no longer fits the context."""
+        if not self.done and (len(self.steps) >= self.max_steps
+                              or self.count_tokens(self.prompt()) > self.max_context_len):
+            self.halted = True
+        return self.halted
+
+    def add_usage(self, completion) -> None:
+        self.usage["calls"] += 1
+        self.usage["prompt_tokens"] += completion.prompt_tokens
+        self.usage["completion_tokens"] += completion.completion_tokens
+
+    # -- acting ------------------------------------------------------------------------------
+    def act(self, thought: str, action_text: str) -> Step:
+        """Execute ``action_text`` (e.g. ``"Retrieve[Milhouse]"``) after ``thought``."""
+        parsed = parse_action(action_text)
+        if parsed is None:
+            action = one_line(action_text) or "(none)"
+            step = Step(thought, action, self._invalid())
+        else:
+            name, arg = parsed
+            canonical = resolve_tool_name(name) or name
+            action = f"{canonical}[{one_line(arg)}]"
+            step = Step(thought, action, self._observe(canonical, one_line(arg)))
+        self.steps.append(step)
+        return step
+
+    def _observe(self, name: str, arg: str) -> str:
+        if name == "Finish":
+            first = self.answer is None
+            self.answer = arg
+            ok = self.task.score(arg, self.example).correct
+            self.answers.append({"answer": arg, "correct": ok})
+            if first:
+                return PLEASE_REFLECT
+            self.finished = True
+            return CORRECT if ok else INCORRECT
+        if name == "Reflect":
+            if not self.reflecting:
+                return REFLECT_ONLY_AFTER_FINISH
+            verdict = arg.strip().lower()
+            if verdict.startswith("right"):
+                self.reflections.append("right")
+                self.finished = True
+                return CORRECT if self.task.score(self.answer, self.example).correct else INCORRECT
+            if verdict.startswith("wrong"):
+                self.reflections.append("wrong")
+                return TRY_AGAIN
+            return REFLECT_ARGUMENT
+        selected = {t.name: t for t in self.tools}
+        if name not in selected:
+            return self._invalid()
+        obs = one_line(selected[name].run(arg, self.ctx))
+        if len(obs) > MAX_OBSERVATION_CHARS:
+            obs = obs[:MAX_OBSERVATION_CHARS] + " ... [truncated]"
+        return obs
+
+    def _invalid(self) -> str:
+        valid = " ".join(f"{t.name}[...]" for t in self.tools)
+        return f"Invalid Action. Valid Actions are {valid} Finish[<answer>] and Reflect[right/wrong]."
+
+    # -- the record ------------------------------------------------------------------------------
+    def record(self, **extra) -> dict:
+        prediction = self.answer if self.answer is not None else ""
+        score = self.task.score(prediction, self.example)
+        return {
+            "id": self.example.id, "question": self.example.question, "answer": self.example.answer,
+            "level": self.example.level, "task": self.task.name, "prediction": prediction,
+            "correct": bool(score.correct), "reward": round(float(score.reward), 6),
+            "finished": self.finished, "halted": self.halted, "error": None,
+            "n_steps": len(self.steps),
+            "steps": [{"thought": s.thought, "action": s.action, "observation": s.observation}
+                      for s in self.steps],
+            "answers": self.answers, "reflection": self.reflections,
+            "prompt": self.prompt(), "usage": dict(self.usage), **extra,
+        }
+
+
+def steps_from_record(record: dict) -> list[Step]:
+    return [Step(s["thought"], s["action"], s["observation"]) for s in record.get("steps") or []]
+
+
+def action_type(action: str) -> str:
+    """``"Retrieve[Milhouse]"`` -> ``"Retrieve"``."""
+    parsed = parse_action(action)
+    return parsed[0] if parsed else action

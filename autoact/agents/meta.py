@@ -1,0 +1,30 @@
+"""The zero-shot Meta-Agent of trajectory synthesis (the reference's ZeroshotThink agents).
+
+Per step, one model call writes the thought (prompt ends ``Thought n:``, stop at the newline)
+and one writes the whole action (prompt ends ``Action n:``, stop at the newline); the episode
+executes it.
+"""
+
+from __future__ import annotations
+
+from autoact.agents.episode import Episode, clean_generation
+from autoact.agents.prompts import action_input, thought_input
+from autoact.llm.base import LLM, SamplingParams
+
+
+class ZeroshotThinkAgent:
+    def __init__(self, llm: LLM, model: str | None = None):
+        self.llm = llm
+        self.model = model
+
+    def _ask(self, ep: Episode, prompt: str, params: SamplingParams) -> str:
+        c = self.llm.complete([prompt], params, model=self.model)[0]
+        ep.add_usage(c)
+        return clean_generation(c.text)
+
+    def step(self, ep: Episode, params: SamplingParams) -> tuple[str, str]:
+        thought = self._ask(ep, thought_input(ep.instruction, ep.example.question, ep.steps), params)
+        action = self._ask(ep, action_input(ep.instruction, ep.example.question, ep.steps, thought),
+                           params)
+        return thought, action
+

@@ -1,0 +1,94 @@
+"""Run many questions at once into a resumable JSONL log.
+
+Each finished question is appended (flushed, fsynced) as soon as it is done. A rerun skips the
+ids that have a record without ``error`` and redoes the rest; a retried question's new record
+supersedes the old one, and the log is compacted (atomically rewritten with the latest record
+per id) when a run completes, so every id then appears exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import Callable, Sequence
+
+from tqdm import tqdm
+
+from autoact.errors import AutoActError
+from autoact.io import JsonlLog
+from autoact.tasks.base import Example
+
+log = logging.getLogger(__name__)
+
+
+class TooManyFailures(AutoActError):
+    """Many questions in a row ended in an error: the server or the environment is down."""
+
+
+def summarize(records: Sequence[dict]) -> dict:
+    n = len(records)
+    ok = [r for r in records if not r.get("error")]
+    usage = {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0}
+    for r in records:
+        for k in usage:
+            usage[k] += int((r.get("usage") or {}).get(k, 0))
+    return {
+        "questions": n, "errors": n - len(ok),
+        "accuracy": round(sum(bool(r.get("correct")) for r in ok) / len(ok), 4) if ok else 0.0,
+        "mean_reward": round(sum(float(r.get("reward") or 0) for r in ok) / len(ok), 4) if ok else 0.0,
+        "halted": sum(bool(r.get("halted")) for r in ok),
+        "mean_steps": round(sum(int(r.get("n_steps") or 0) for r in ok) / len(ok), 2) if ok else 0.0,
+        "usage": usage,
+    }
+
+
+def run_all(examples: Sequence[Example], solve: Callable[[Example], dict], out: JsonlLog, *,
+            workers: int, desc: str = "questions", max_consecutive_failures: int = 10,
+            show_progress: bool = True) -> list[dict]:
+    """Solve every example not already done in ``out``; returns the latest record per example,
+    in the examples' order. ``solve`` returns a record (with ``error`` set when it failed)."""
+    done = out.done_ids()
+    todo = [ex for ex in examples if ex.id not in done]
+    retried = sum(1 for ex in todo if ex.id in out.latest)
+    if done or retried:
+        log.info("%s: %d already done, %d to do (%d retried after an error)",
+                 out.path, len(examples) - len(todo), len(todo), retried)
+    bar = tqdm(total=len(todo), desc=desc, unit="q", dynamic_ncols=True, disable=not show_progress)
+    correct = finished = failures = 0
+    pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="episode")
+    pending: set[Future] = set()
+    queue = iter(todo)
+    try:
+        def fill() -> None:
+            for ex in queue:
+                pending.add(pool.submit(solve, ex))
+                if len(pending) >= max(1, workers) * 2:
+                    return
+
+        fill()
+        while pending:
+            finished_now, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in finished_now:
+                pending.discard(fut)
+                rec = fut.result()
+                out.append(rec)
+                bar.update(1)
+                if rec.get("error"):
+                    failures += 1
+                    if failures >= max_consecutive_failures:
+                        raise TooManyFailures(
+                            f"{failures} questions in a row failed, stopping (finished records are "
+                            f"saved; rerun to continue); last error: {rec['error']}")
+                else:
+                    failures = 0
+                    finished += 1
+                    correct += bool(rec.get("correct"))
+                    bar.set_postfix(acc=f"{correct / finished:.3f}")
+            fill()
+    finally:
+        for fut in pending:
+            fut.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)
+        bar.close()
+    out.compact()
+    return [out.latest[ex.id] for ex in examples if ex.id in out.latest]

@@ -1,0 +1,103 @@
+"""Per-level statistics of trajectory / evaluation logs (``Scripts/analysis.py``)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from autoact.errors import DataError
+from autoact.io import read_jsonl_latest
+
+COLUMNS = ("file", "level", "n", "accuracy", "f1", "halted", "errors", "steps",
+           "wrong_to_right", "right_to_wrong", "reflect_wrong", "prompt_tokens", "completion_tokens")
+
+
+def log_files(paths: Iterable[str | Path]) -> list[Path]:
+    """JSONL files named directly, or inside the named folders (not recursive)."""
+    out: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            found = sorted(f for f in p.glob("*.jsonl") if not f.name.startswith("."))
+            if not found:
+                raise DataError(f"{p}: no .jsonl logs in this folder")
+            out += found
+        elif p.is_file():
+            out.append(p)
+        else:
+            raise DataError(f"{p}: no such file or folder")
+    return out
+
+
+def reflection_flips(rec: dict) -> tuple[int, int, int]:
+    """(wrong->right, right->wrong, Reflect[wrong] count) of one episode: the answer's
+    correctness at each Reflect[wrong] compared with the final answer's."""
+    answers = rec.get("answers") or []
+    wrongs = [v for v in rec.get("reflection") or [] if v == "wrong"]
+    if not wrongs or not answers:
+        return 0, 0, len(wrongs)
+    before, after = bool(answers[0]["correct"]), bool(rec.get("correct"))
+    return int(not before and after), int(before and not after), len(wrongs)
+
+
+def stats(records: Sequence[dict]) -> dict:
+    n = len(records)
+    ok = [r for r in records if not r.get("error")]
+    m = len(ok) or 1
+    flips = [reflection_flips(r) for r in ok]
+    usage = [r.get("usage") or {} for r in records]
+    return {
+        "n": n,
+        "accuracy": sum(bool(r.get("correct")) for r in ok) / m,
+        "f1": sum(float(r.get("reward") or 0) for r in ok) / m,
+        "halted": sum(bool(r.get("halted")) for r in ok) / m,
+        "errors": (n - len(ok)) / (n or 1),
+        "steps": sum(int(r.get("n_steps") or len(r.get("steps") or [])) for r in ok) / m,
+        "wrong_to_right": sum(f[0] for f in flips),
+        "right_to_wrong": sum(f[1] for f in flips),
+        "reflect_wrong": sum(1 for f in flips if f[2]),
+        "prompt_tokens": sum(int(u.get("prompt_tokens", 0)) for u in usage),
+        "completion_tokens": sum(int(u.get("completion_tokens", 0)) for u in usage),
+    }
+
+
+def analyse(paths: Iterable[str | Path]) -> list[dict]:
+    """One row per (file, level) plus an "all" row per file with more than one level."""
+    rows = []
+    for f in log_files(paths):
+        records = read_jsonl_latest(f)
+        if not records:
+            raise DataError(f"{f}: empty log")
+        levels: dict[str, list[dict]] = {}
+        for r in records:
+            levels.setdefault(str(r.get("level") or f.stem), []).append(r)
+        for level, recs in levels.items():
+            rows.append({"file": str(f), "level": level, **stats(recs)})
+        if len(levels) > 1:
+            rows.append({"file": str(f), "level": "all", **stats(records)})
+    return rows
+
+
+def _fmt(key: str, value) -> str:
+    if key in ("accuracy", "f1", "halted", "errors"):
+        return f"{value:.3f}"
+    if key == "steps":
+        return f"{value:.2f}"
+    return str(value)
+
+
+def markdown(rows: Sequence[dict]) -> str:
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(_fmt(k, r[k]) for k in COLUMNS) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def to_csv(rows: Sequence[dict]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=COLUMNS)
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: r[k] for k in COLUMNS})
+    return buf.getvalue()
