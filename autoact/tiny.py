@@ -33,6 +33,10 @@ class TinyConfig:
     num_attention_heads: int = 2
     max_position_embeddings: int = 4096
     seed: int = 0
+    #: std of the output layer's random weights. A trained model's output layer is large; with
+    #: the usual 0.02 a random head caps every token's probability near 1%, and nothing could be
+    #: learned through LoRA adapters (which do not touch the head).
+    lm_head_std: float = 0.3
 
 
 #: about 100M parameters, for memory benchmarks
@@ -86,6 +90,8 @@ def build_tiny_model(out_dir: str | Path, config: TinyConfig = TinyConfig(), *,
     )
     torch.manual_seed(config.seed)
     model = LlamaForCausalLM(cfg)
+    with torch.no_grad():
+        model.lm_head.weight.normal_(0.0, config.lm_head_std)
     model.generation_config = GenerationConfig(bos_token_id=tokenizer.bos_token_id,
                                                eos_token_id=tokenizer.eos_token_id)
     model.save_pretrained(out)

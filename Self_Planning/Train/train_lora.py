@@ -1,0 +1,44 @@
+"""LoRA-train one agent (plan, tool or reflect) on its data file; runs under `python` or `deepspeed`.
+
+    deepspeed Self_Planning/Train/train_lora.py --model_name_or_path llama-2-13b-chat --lora_r 8 \\
+        --lora_alpha 16 --lora_dropout 0.05 --data_path Self_Planning/Traj_Syn/output/data_plan.json \\
+        --output_dir Self_Planning/Train/lora/HotpotQA/13b-plan-5-epoch --num_train_epochs 5 \\
+        --per_device_train_batch_size 2 --per_device_eval_batch_size 1 --gradient_accumulation_steps 1 \\
+        --evaluation_strategy "no" --save_strategy "steps" --save_steps 10000 --save_total_limit 1 \\
+        --learning_rate 1e-4 --weight_decay 0. --warmup_ratio 0.03 --lr_scheduler_type "cosine" \\
+        --logging_steps 1 --fp16 True --model_max_length 4096 --gradient_checkpointing True \\
+        --q_lora False --deepspeed playground/deepspeed_config_s3.json --resume_from_checkpoint False
+
+Flags are those of transformers' TrainingArguments plus the model, data and LoRA ones below
+(--help lists all). Seed spellings that transformers 5 renamed are mapped with a notice. The
+adapter (adapter_config.json + weights) is saved in --output_dir with autoact_train.json (the
+resolved settings, the data's sha256, token counts, losses and the pad share per epoch).
+On a CPU-only machine: DS_ACCELERATOR=cpu deepspeed --num_gpus 1 ... with --fp16 False
+(--fp16 True falls back to float32 with a notice). AUTOACT_DEBUG=1 shows full tracebacks.
+"""
+
+import logging
+import os
+import sys
+
+
+def main() -> int:
+    from autoact.errors import AutoActError
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        from autoact.train.lora import train
+        train()
+    except AutoActError as err:
+        if os.environ.get("AUTOACT_DEBUG"):
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: rerun with --resume_from_checkpoint True to continue from the last "
+              "checkpoint", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

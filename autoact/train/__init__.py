@@ -1,0 +1,1 @@
+"""LoRA training of the plan, tool and reflect agents."""

@@ -1,0 +1,351 @@
+"""LoRA fine-tuning of one agent (plan, tool or reflect) on transformers' Trainer + peft, with
+optional DeepSpeed. ``Self_Planning/Train/train_lora.py`` is the command line.
+
+Training text is ``input + "\\n### Response:\\n" + output + EOS`` with the loss on the output
+only: the prompt part (built by :func:`autoact.llm.templates.agent_prompt`, exactly what
+inference sends) is tokenised on its own and its labels are -100, so the prompt tokens the
+model trains on are the prompt tokens it will be given.
+
+The seed command's flags are accepted as written: transformers 5 renamed or removed some of
+them, and they are mapped with a one-line notice (``--evaluation_strategy`` -> ``eval_strategy``;
+``--warmup_ratio r`` -> ``warmup_steps r``, which now takes a fraction; ``--group_by_length`` ->
+``train_sampling_strategy group_by_length``; ``--resume_from_checkpoint False/True/PATH``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import transformers
+
+from autoact.errors import ConfigError, DataError
+from autoact.io import iter_records, write_json_atomic
+from autoact.llm.templates import agent_prompt
+
+log = logging.getLogger("autoact.train")
+
+IGNORE = -100
+RECORD_FILE = "autoact_train.json"
+
+
+@dataclass
+class ModelArguments:
+    model_name_or_path: str = field(default="llama-2-13b-chat", metadata={
+        "help": "base model: a local folder, a hub id, or an alias (llama-2-13b-chat -> "
+                "$AUTOACT_MODEL_DIR/llama-2-13b-chat or meta-llama/Llama-2-13b-chat-hf)"})
+    trust_remote_code: bool = field(default=False, metadata={
+        "help": "allow model code from the model folder (off unless asked)"})
+
+
+@dataclass
+class DataArguments:
+    data_path: str = field(default=None, metadata={
+        "help": "training data: a JSON list of {\"input\", \"output\"} (data_plan.json, ...)"})
+
+
+@dataclass
+class LoraArguments:
+    lora_r: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.05
+    lora_target_modules: list[str] = field(default_factory=lambda: ["q_proj", "v_proj"], metadata={
+        "help": "module names to adapt (default q_proj v_proj)"})
+    lora_weight_path: str = field(default="", metadata={
+        "help": "start from this adapter folder instead of fresh LoRA weights"})
+    lora_bias: str = field(default="none", metadata={"help": "none, all or lora_only"})
+    q_lora: bool = field(default=False, metadata={
+        "help": "4-bit QLoRA (bitsandbytes; needs a CUDA GPU)"})
+
+
+@dataclass
+class TrainingArguments(transformers.TrainingArguments):
+    model_max_length: int = field(default=4096, metadata={
+        "help": "longer examples are truncated on the right (counted; an example left with no "
+                "output token is dropped)"})
+    evaluation_strategy: str = field(default=None, metadata={
+        "help": "the seed's spelling of --eval_strategy (renamed in transformers 5)"})
+    warmup_ratio: float = field(default=None, metadata={
+        "help": "the seed's warmup fraction; transformers 5 takes it as --warmup_steps"})
+    group_by_length: bool = field(default=True, metadata={
+        "help": "batch examples of similar length together to limit padding "
+                "(train_sampling_strategy=group_by_length; default True)"})
+    overwrite_output_dir: bool = field(default=False, metadata={
+        "help": "retrain even when output_dir holds an adapter trained on other data/settings"})
+    resume_from_checkpoint: str = field(default=None, metadata={
+        "help": "False (default), True (the last checkpoint in output_dir) or a checkpoint path"})
+
+    def __post_init__(self):
+        notices = []
+        if self.evaluation_strategy is not None:
+            self.eval_strategy = self.evaluation_strategy
+            notices.append(f"--evaluation_strategy {self.evaluation_strategy} -> --eval_strategy")
+        if self.warmup_ratio is not None:
+            if not 0 <= self.warmup_ratio < 1:
+                raise ConfigError(f"--warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
+            self.warmup_steps = self.warmup_ratio
+            notices.append(f"--warmup_ratio {self.warmup_ratio} -> --warmup_steps {self.warmup_ratio} "
+                           f"(a fraction of the steps)")
+        if self.group_by_length and self.train_sampling_strategy == "random":
+            self.train_sampling_strategy = "group_by_length"
+        rc = self.resume_from_checkpoint
+        if isinstance(rc, str) and rc.lower() in ("false", "none", ""):
+            self.resume_from_checkpoint = None
+        elif isinstance(rc, str) and rc.lower() == "true":
+            self.resume_from_checkpoint = True
+        import torch
+        if (self.fp16 or self.bf16) and not torch.cuda.is_available():
+            which = "--fp16" if self.fp16 else "--bf16"
+            notices.append(f"{which} True needs a CUDA GPU; training in float32 on this CPU-only machine")
+            self.fp16 = self.bf16 = False
+        self.autoact_notices = notices
+        super().__post_init__()
+
+
+def parse_args(argv: list[str] | None = None):
+    """Parse the four dataclasses; unknown flags are an error (one line, exit 2)."""
+    parser = transformers.HfArgumentParser((ModelArguments, DataArguments, LoraArguments, TrainingArguments))
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "-h" in argv or "--help" in argv:
+        parser.print_help()
+        raise SystemExit(0)
+    model_args, data_args, lora_args, train_args, rest = parser.parse_args_into_dataclasses(
+        args=argv, return_remaining_strings=True)
+    if rest:
+        raise ConfigError(f"unknown arguments: {' '.join(rest)} (see --help)")
+    if not data_args.data_path:
+        raise ConfigError("--data_path is required (data_plan.json, data_tool.json or data_reflect.json)")
+    return model_args, data_args, lora_args, train_args
+
+
+# ----------------------------------------------------------------------------- data
+
+def read_pairs(path: str) -> list[dict]:
+    """The ``{"input", "output"}`` records of a training file; errors name the record."""
+    pairs = []
+    for i, (line, rec) in enumerate(iter_records(path, list_only=True)):
+        for key in ("input", "output"):
+            if not isinstance(rec.get(key), str):
+                raise DataError(f"{path}:{line}: record {i} needs a string \"{key}\"")
+        if not rec["output"].strip():
+            raise DataError(f"{path}:{line}: record {i} has an empty \"output\"")
+        pairs.append({"input": rec["input"], "output": rec["output"]})
+    if not pairs:
+        raise DataError(f"{path}: no training records")
+    return pairs
+
+
+def encode(tokenizer, text_in: str, text_out: str, max_len: int) -> dict:
+    """Token ids and labels of one example (labels -100 on the prompt)."""
+    prompt = tokenizer(agent_prompt(text_in))["input_ids"]
+    answer = tokenizer(text_out, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    ids = prompt + answer
+    labels = [IGNORE] * len(prompt) + answer
+    truncated = len(ids) > max_len
+    ids, labels = ids[:max_len], labels[:max_len]
+    return {"input_ids": ids, "labels": labels, "length": len(ids), "truncated": truncated,
+            "empty": all(x == IGNORE for x in labels)}
+
+
+def prepare_tokenizer(tokenizer):
+    """Llama-2 has no pad token: pad with unk (or eos), right-padded for training."""
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.unk_token or tokenizer.eos_token
+    tokenizer.padding_side = "right"
+    return tokenizer
+
+
+def build_dataset(tokenizer, data_path: str, max_len: int):
+    """Tokenise with ``datasets`` (cached on disk, keyed by the data and the tokenizer)."""
+    import datasets
+    read_pairs(data_path)           # clear errors before handing the file to datasets
+    ds = datasets.load_dataset("json", data_files=str(data_path), split="train")
+
+    def tok(batch):
+        rows = [encode(tokenizer, i, o, max_len) for i, o in zip(batch["input"], batch["output"])]
+        return {k: [r[k] for r in rows] for k in rows[0]}
+
+    ds = ds.map(tok, batched=True, remove_columns=ds.column_names, desc="tokenising")
+    stats = {"examples": len(ds), "truncated": int(sum(ds["truncated"])), "dropped": int(sum(ds["empty"]))}
+    ds = ds.filter(lambda r: not r["empty"], desc="dropping empty examples")
+    return ds.remove_columns(["truncated", "empty"]), stats
+
+
+class PadCounter:
+    """Wraps a collator and counts padding (attention mask zeros) in the batches it builds."""
+
+    def __init__(self, collator):
+        self.collator = collator
+        self.pad = self.total = 0
+
+    def __call__(self, features):
+        features = [{k: v for k, v in f.items() if k != "length"} for f in features]
+        batch = self.collator(features)
+        mask = batch["attention_mask"]
+        self.pad += int((mask == 0).sum())
+        self.total += int(mask.numel())
+        return batch
+
+    def take(self) -> float:
+        share = self.pad / self.total if self.total else 0.0
+        self.pad = self.total = 0
+        return share
+
+
+def pad_share_callback(counter: PadCounter, history: list):
+    class PadShare(transformers.TrainerCallback):
+        def on_epoch_end(self, args, state, control, **kw):
+            share = counter.take()
+            history.append(round(share, 4))
+            if state.is_world_process_zero:
+                log.info("epoch %d: pad tokens %.1f%% of the batches", round(state.epoch or 0), 100 * share)
+    return PadShare()
+
+
+def data_hash(path: str) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+# ----------------------------------------------------------------------------- model
+
+def resolve_model(name: str) -> str:
+    from autoact.llm.models import ALIASES, resolve_local_model
+    local = resolve_local_model(name)
+    if local:
+        return local
+    if "/" in name and not Path(name).exists():
+        return name                          # a hub id: transformers downloads or uses its cache
+    if name in ALIASES:
+        return ALIASES[name]
+    raise ConfigError(f"--model_name_or_path {name}: no such folder, alias or hub id; pass a local "
+                      f"model folder or put it at $AUTOACT_MODEL_DIR/{name}")
+
+
+def load_model(model_args: ModelArguments, lora_args: LoraArguments, train_args: TrainingArguments):
+    import torch
+    from peft import LoraConfig, PeftModel, get_peft_model, prepare_model_for_kbit_training
+
+    path = resolve_model(model_args.model_name_or_path)
+    kwargs: dict = {"trust_remote_code": model_args.trust_remote_code}
+    if lora_args.q_lora:
+        if not torch.cuda.is_available():
+            raise ConfigError("--q_lora True (4-bit QLoRA) needs a CUDA GPU and bitsandbytes; "
+                              "use --q_lora False on this machine")
+        if train_args.deepspeed and "3" in Path(train_args.deepspeed).stem:
+            raise ConfigError("--q_lora True is not compatible with ZeRO-3; use a ZeRO-2 config")
+        from transformers import BitsAndBytesConfig
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_use_double_quant=True, bnb_4bit_quant_type="nf4",
+            bnb_4bit_compute_dtype=torch.bfloat16 if train_args.bf16 else torch.float16)
+        kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", 0))}
+    if train_args.fp16:
+        kwargs["dtype"] = torch.float16
+    elif train_args.bf16:
+        kwargs["dtype"] = torch.bfloat16
+    else:
+        kwargs["dtype"] = torch.float32
+    try:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(
+            path, model_max_length=train_args.model_max_length, padding_side="right",
+            trust_remote_code=model_args.trust_remote_code)
+        model = transformers.AutoModelForCausalLM.from_pretrained(path, **kwargs)
+    except OSError as err:
+        raise ConfigError(f"cannot load {path!r}: {str(err).splitlines()[0]}") from None
+    model.config.use_cache = False
+    if lora_args.q_lora:
+        model = prepare_model_for_kbit_training(
+            model, use_gradient_checkpointing=train_args.gradient_checkpointing)
+    if lora_args.lora_weight_path:
+        model = PeftModel.from_pretrained(model, lora_args.lora_weight_path, is_trainable=True)
+    else:
+        model = get_peft_model(model, LoraConfig(
+            r=lora_args.lora_r, lora_alpha=lora_args.lora_alpha, lora_dropout=lora_args.lora_dropout,
+            target_modules=list(lora_args.lora_target_modules), bias=lora_args.lora_bias,
+            task_type="CAUSAL_LM"))
+    if train_args.gradient_checkpointing:
+        model.enable_input_require_grads()
+    return prepare_tokenizer(tokenizer), model, path
+
+
+# ----------------------------------------------------------------------------- main
+
+def settings_record(model_args, data_args, lora_args, train_args, resolved_model: str) -> dict:
+    targs = {k: v for k, v in train_args.to_dict().items() if not k.startswith("_")}
+    for k in ("hub_token", "logging_dir"):
+        targs.pop(k, None)
+    return {"model": asdict(model_args), "resolved_model": resolved_model, "data": asdict(data_args),
+            "data_sha256": data_hash(data_args.data_path), "lora": asdict(lora_args),
+            "training": targs}
+
+
+def already_trained(out: Path, settings: dict) -> bool | None:
+    """True: ``out`` holds an adapter trained with these settings; False: another adapter;
+    None: no adapter there."""
+    rec = out / RECORD_FILE
+    if not (out / "adapter_config.json").exists() or not rec.exists():
+        return None
+    try:
+        old = json.loads(rec.read_text())
+    except json.JSONDecodeError:
+        return False
+    keys = ("resolved_model", "data_sha256", "lora")
+    same_training = {k: v for k, v in old.get("settings", {}).get("training", {}).items()
+                     if k not in ("output_dir", "local_rank", "resume_from_checkpoint")} == \
+        {k: v for k, v in settings["training"].items()
+         if k not in ("output_dir", "local_rank", "resume_from_checkpoint")}
+    return all(old.get("settings", {}).get(k) == settings[k] for k in keys) and same_training
+
+
+def train(argv: list[str] | None = None) -> dict:
+    model_args, data_args, lora_args, train_args = parse_args(argv)
+    for notice in train_args.autoact_notices:
+        print(f"notice: {notice}", file=sys.stderr)
+    out = Path(train_args.output_dir)
+    read_pairs(data_args.data_path)
+    resolved = resolve_model(model_args.model_name_or_path)
+    settings = settings_record(model_args, data_args, lora_args, train_args, resolved)
+    state = already_trained(out, settings)
+    if state and not train_args.overwrite_output_dir and not train_args.resume_from_checkpoint:
+        print(f"{out} already holds an adapter trained on this data with these settings; "
+              f"pass --overwrite_output_dir True to train again")
+        return json.loads((out / RECORD_FILE).read_text())
+    if state is False and not train_args.overwrite_output_dir and not train_args.resume_from_checkpoint:
+        raise ConfigError(f"{out} holds an adapter trained on other data or settings; pass "
+                          f"--overwrite_output_dir True to replace it")
+
+    tokenizer, model, resolved = load_model(model_args, lora_args, train_args)
+    with train_args.main_process_first(desc="tokenising"):
+        dataset, data_stats = build_dataset(tokenizer, data_args.data_path, train_args.model_max_length)
+    if len(dataset) == 0:
+        raise DataError(f"{data_args.data_path}: every example is longer than --model_max_length "
+                        f"{train_args.model_max_length} before its output")
+    if data_stats["truncated"]:
+        print(f"notice: {data_stats['truncated']} of {data_stats['examples']} examples were longer "
+              f"than {train_args.model_max_length} tokens and were truncated"
+              + (f"; {data_stats['dropped']} kept no output token and were dropped"
+                 if data_stats["dropped"] else ""), file=sys.stderr)
+    counter = PadCounter(transformers.DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=IGNORE,
+                                                             padding=True))
+    pad_history: list[float] = []
+    trainer = transformers.Trainer(model=model, args=train_args, train_dataset=dataset,
+                                   data_collator=counter, processing_class=tokenizer,
+                                   callbacks=[pad_share_callback(counter, pad_history)])
+    result = trainer.train(resume_from_checkpoint=train_args.resume_from_checkpoint)
+    trainer.save_state()
+    trainer.save_model(str(out))
+    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    record = {"settings": settings, "data": data_stats, "train_loss": result.training_loss,
+              "first_loss": losses[0] if losses else None, "last_loss": losses[-1] if losses else None,
+              "steps": trainer.state.global_step, "pad_share_per_epoch": pad_history}
+    if trainer.args.should_save:
+        write_json_atomic(out / RECORD_FILE, record)
+        print(f"adapter -> {out} ({trainer.state.global_step} steps, loss "
+              f"{record['first_loss'] if record['first_loss'] is not None else float('nan'):.4f} -> "
+              f"{record['last_loss'] if record['last_loss'] is not None else float('nan'):.4f}, "
+              f"pad share per epoch {pad_history})")
+    return record

@@ -1,0 +1,189 @@
+"""LoRA training on the tiny model: labels, data errors, flags, overfitting, DeepSpeed, scripts."""
+
+import json
+import os
+import subprocess
+
+import pytest
+
+from autoact.llm.templates import agent_prompt
+from autoact.train.lora import IGNORE, encode, prepare_tokenizer
+
+from conftest import REPO, run_cli
+
+SCRIPT = "Self_Planning/Train/train_lora.py"
+OUTPUTS = [f"I need to look up item {i} now." for i in range(8)]
+
+
+def pairs(n=8):
+    return [{"input": f"Question: what is item {i}?\nThought 1:", "output": OUTPUTS[i % 8]} for i in range(n)]
+
+
+@pytest.fixture
+def data(tmp_path):
+    path = tmp_path / "data_plan.json"
+    path.write_text(json.dumps(pairs()))
+    return path
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tiny_model):
+    from transformers import AutoTokenizer
+    return prepare_tokenizer(AutoTokenizer.from_pretrained(tiny_model))
+
+
+def seed_flags(model, data, out, *extra, epochs="2"):
+    """The seed command's flags, with only model, data, output, fp16 and epochs changed."""
+    return ["--model_name_or_path", str(model), "--lora_r", "8", "--lora_alpha", "16", "--lora_dropout",
+            "0.05", "--data_path", str(data), "--output_dir", str(out), "--num_train_epochs", epochs,
+            "--per_device_train_batch_size", "2", "--per_device_eval_batch_size", "1",
+            "--gradient_accumulation_steps", "1", "--evaluation_strategy", "no", "--save_strategy",
+            "steps", "--save_steps", "10000", "--save_total_limit", "1", "--learning_rate", "1e-4",
+            "--weight_decay", "0.", "--warmup_ratio", "0.03", "--lr_scheduler_type", "cosine",
+            "--logging_steps", "1", "--fp16", "False", "--model_max_length", "4096",
+            "--gradient_checkpointing", "True", "--q_lora", "False", *extra,
+            "--resume_from_checkpoint", "False"]
+
+
+def test_label_masking_token_by_token(tokenizer):
+    ex = encode(tokenizer, "Question: who?\nThought 1:", "I need to search.", 4096)
+    prompt_ids = tokenizer(agent_prompt("Question: who?\nThought 1:"))["input_ids"]
+    answer_ids = tokenizer("I need to search.", add_special_tokens=False)["input_ids"]
+    assert ex["input_ids"] == prompt_ids + answer_ids + [tokenizer.eos_token_id]
+    assert ex["input_ids"][0] == tokenizer.bos_token_id
+    for i, (tok, lab) in enumerate(zip(ex["input_ids"], ex["labels"])):
+        assert lab == (IGNORE if i < len(prompt_ids) else tok), i
+    assert ex["labels"][-1] == tokenizer.eos_token_id and not ex["truncated"]
+    # the prompt tokens are exactly what inference sends for the same input
+    assert tokenizer.decode(ex["input_ids"][:len(prompt_ids)], skip_special_tokens=True) == \
+        agent_prompt("Question: who?\nThought 1:")
+
+
+def test_truncation_is_counted_and_promptonly_examples_dropped(tokenizer):
+    long_in = "word " * 300
+    ex = encode(tokenizer, "Q?", "a long answer " * 50, 40)
+    assert ex["truncated"] and len(ex["input_ids"]) == 40 and not ex["empty"]
+    ex = encode(tokenizer, long_in, "answer", 40)
+    assert ex["truncated"] and ex["empty"]
+
+
+def test_tokenizer_without_pad_token_gets_one(tiny_model):
+    from transformers import AutoTokenizer
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    assert tok.pad_token is None
+    tok = prepare_tokenizer(tok)
+    assert tok.pad_token == "<unk>" and tok.padding_side == "right"
+
+
+@pytest.mark.parametrize("content,msg", [
+    ('[{"input": "a", "output": "b"},\n {"input": "c"}]', ':2: record 1 needs a string "output"'),
+    ('[{"input": "a", "output": " "}]', 'record 0 has an empty "output"'),
+    ('{"input": "a", "output": "b"}', "expected a JSON list"),
+    ("[]", "no training records"),
+])
+def test_malformed_data_one_line_error(tmp_path, tiny_model, content, msg):
+    bad = tmp_path / "bad.json"
+    bad.write_text(content)
+    proc = run_cli(SCRIPT, *seed_flags(tiny_model, bad, tmp_path / "out"))
+    assert proc.returncode == 2, proc.stderr[-1500:]
+    assert msg in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_flag_errors_and_notices(tmp_path, tiny_model, data):
+    proc = run_cli(SCRIPT, *seed_flags(tiny_model, data, tmp_path / "o"), "--no_such_flag", "1")
+    assert proc.returncode == 2 and "unknown arguments: --no_such_flag 1" in proc.stderr
+    proc = run_cli(SCRIPT, *seed_flags(tiny_model, data, tmp_path / "o")[:-2], "--q_lora", "True")
+    assert proc.returncode == 2 and "--q_lora True (4-bit QLoRA) needs a CUDA GPU" in proc.stderr
+    proc = run_cli(SCRIPT, *seed_flags("no/such-model-here", data, tmp_path / "o"),
+                   env={"HF_HUB_OFFLINE": "1"})
+    assert proc.returncode == 2 and "cannot load 'no/such-model-here'" in proc.stderr
+    assert run_cli(SCRIPT, "--help").returncode == 0
+
+
+@pytest.mark.slow
+def test_overfit_then_local_backend_reproduces_a_training_output(tmp_path, tiny_model, data):
+    out = tmp_path / "plan"
+    proc = run_cli(SCRIPT, "--model_name_or_path", str(tiny_model), "--data_path", str(data),
+                   "--output_dir", str(out), "--num_train_epochs", "40", "--per_device_train_batch_size",
+                   "8", "--learning_rate", "5e-3", "--lora_dropout", "0", "--lr_scheduler_type", "constant",
+                   "--save_strategy", "no", "--logging_steps", "1", "--fp16", "True",
+                   "--model_max_length", "512")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "--fp16 True needs a CUDA GPU; training in float32" in proc.stderr
+    rec = json.loads((out / "autoact_train.json").read_text())
+    assert rec["last_loss"] <= rec["first_loss"] / 2, (rec["first_loss"], rec["last_loss"])
+    assert rec["steps"] == 40 and len(rec["pad_share_per_epoch"]) == 40
+    assert rec["settings"]["data_sha256"] and rec["data"] == {"examples": 8, "truncated": 0, "dropped": 0}
+    assert (out / "adapter_config.json").exists() and (out / "adapter_model.safetensors").exists()
+    from autoact.llm.hf_backend import HFLLM
+    llm = HFLLM(str(tiny_model), {"plan": str(out)})
+    try:
+        texts = [c.text for c in llm.complete([agent_prompt(p["input"]) for p in pairs()],
+                                              model="plan", max_tokens=24)]
+        base = llm.complete([agent_prompt(pairs()[0]["input"])], max_tokens=24)[0].text
+    finally:
+        llm.close()
+    assert all(t in OUTPUTS for t in texts), texts          # greedy output is a training output
+    assert base not in OUTPUTS
+    # a second run with the same data and settings is a no-op; other data needs the flag
+    again = run_cli(SCRIPT, "--model_name_or_path", str(tiny_model), "--data_path", str(data),
+                    "--output_dir", str(out), "--num_train_epochs", "40", "--per_device_train_batch_size",
+                    "8", "--learning_rate", "5e-3", "--lora_dropout", "0", "--lr_scheduler_type", "constant",
+                    "--save_strategy", "no", "--logging_steps", "1", "--fp16", "True",
+                    "--model_max_length", "512")
+    assert again.returncode == 0 and "already holds an adapter trained on this data" in again.stdout
+    data.write_text(json.dumps(pairs(4)))
+    other = run_cli(SCRIPT, "--model_name_or_path", str(tiny_model), "--data_path", str(data),
+                    "--output_dir", str(out), "--save_strategy", "no")
+    assert other.returncode == 2 and "--overwrite_output_dir True" in other.stderr
+
+
+@pytest.mark.slow
+def test_seed_command_under_deepspeed_zero3_on_cpu(tmp_path, tiny_model, data):
+    """The seed command as written (model, data, output, fp16 and epochs changed for a CPU),
+    launched by `deepspeed` with the ZeRO-3 config: a non-empty, loadable adapter."""
+    out = tmp_path / "13b-plan-2-epoch"
+    cmd = ["deepspeed", "--num_gpus", "1", "--master_port", "29533", SCRIPT,
+           *seed_flags(tiny_model, data, out, "--deepspeed", "playground/deepspeed_config_s3.json")]
+    proc = subprocess.run(cmd, cwd=REPO, env={**os.environ, "DS_ACCELERATOR": "cpu"},
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    assert "--evaluation_strategy no -> --eval_strategy" in proc.stderr
+    assert "--warmup_ratio 0.03 -> --warmup_steps 0.03" in proc.stderr
+    from safetensors.torch import load_file
+    weights = load_file(out / "adapter_model.safetensors")
+    assert len(weights) == 8                        # q_proj and v_proj, A and B, 2 layers
+    assert all(w.numel() > 0 for w in weights.values())
+    assert any("lora_B" in k and float(w.abs().sum()) > 0 for k, w in weights.items())
+    cfg = json.loads((out / "adapter_config.json").read_text())
+    assert cfg["r"] == 8 and sorted(cfg["target_modules"]) == ["q_proj", "v_proj"]
+    from autoact.llm.hf_backend import HFLLM
+    llm = HFLLM(str(tiny_model), {"plan": str(out)})
+    try:
+        assert llm.complete(["Question: x"], model="plan", max_tokens=3)[0].completion_tokens == 3
+    finally:
+        llm.close()
+
+
+@pytest.mark.slow
+def test_train_agents_script_trains_all_three(tmp_path, tiny_model):
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    for agent in ("plan", "tool", "reflect"):
+        (data_dir / f"data_{agent}.json").write_text(json.dumps(pairs(4)))
+    env = {"BASE_MODEL": str(tiny_model), "DATA_DIR": str(data_dir), "OUTPUT_ROOT": str(tmp_path / "lora"),
+           "TAG": "tiny", "EPOCHS": "1", "LAUNCHER": "python", "FP16": "False", "MAX_LEN": "512"}
+    proc = subprocess.run(["bash", "Scripts/train_agents.sh"], cwd=REPO, env={**os.environ, **env},
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    for agent in ("plan", "tool", "reflect"):
+        folder = tmp_path / "lora" / f"tiny-{agent}-1-epoch"
+        assert (folder / "adapter_model.safetensors").exists(), agent
+        assert json.loads((folder / "autoact_train.json").read_text())["steps"] == 2
+
+
+def test_serve_vllm_script_checks_adapters(tmp_path):
+    proc = subprocess.run(["bash", "Scripts/serve_vllm.sh"], cwd=REPO, capture_output=True, text=True,
+                          env={**os.environ, "BASE_MODEL": "x", "ADAPTER_ROOT": str(tmp_path)})
+    assert proc.returncode == 2 and "adapter plan:" in proc.stderr and "not found" in proc.stderr
