@@ -23,7 +23,6 @@ from autoact.llm.scripted import ScriptedLLM
 from autoact.llm.templates import agent_prompt
 from autoact.stages.filtering import build_training_data, role_examples
 from autoact.tasks import get_task
-from autoact.tasks.base import Example
 from autoact.tools import Environment, default_selection
 from autoact.tools.wiki import NO_PAGE_LOOKUP
 
