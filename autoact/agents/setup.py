@@ -77,13 +77,16 @@ def load_examples(task: Task, path: str, limit: int | None,
 
 
 def make_solver(task: Task, tools: list[Tool], env: Environment, llm: LLM, policy,
-                args: argparse.Namespace, extra: dict) -> Callable[[Example], dict]:
+                args: argparse.Namespace, extra: dict, *, instruction: str = "",
+                reflect: bool = True) -> Callable[[Example], dict]:
     """``solve(example) -> record``; a failure (server, environment) becomes an error record
-    with the steps done so far, never an exception."""
+    with the steps done so far, never an exception. ``instruction`` overrides the zero-shot
+    instruction (few-shot baselines); ``reflect=False`` ends episodes at the first Finish."""
     def solve(ex: Example) -> dict:
         t0 = time.monotonic()
         ep = Episode(task, ex, tools, env, max_steps=args.max_steps,
-                     max_context_len=args.max_context_len, count_tokens=llm.count_tokens)
+                     max_context_len=args.max_context_len, count_tokens=llm.count_tokens,
+                     instruction=instruction, reflect=reflect)
         error = None
         try:
             params = sampling(args, ex.id)

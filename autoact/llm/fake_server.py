@@ -188,8 +188,9 @@ class _Handler(BaseHTTPRequestHandler):
             for j in range(params.n):
                 try:
                     text, reason = ("", "stop") if fault == "empty" else finish(fake.policy(req), params)
-                except AutoActError as err:
-                    self._error(500, f"reply policy failed: {err}", "InternalServerError")
+                except Exception as err:  # noqa: BLE001 - a failing policy is a 500, not a dead socket
+                    self._error(500, f"reply policy failed: {type(err).__name__}: {err}",
+                                "InternalServerError")
                     return
                 ctoks += whitespace_tokens(text)
                 idx = pi * params.n + j

@@ -44,8 +44,11 @@ class _Job:
 
 
 def _group_key(p: SamplingParams) -> tuple:
-    # rows in one generate() must share these; stop strings and max_tokens are per row
-    return (p.greedy, p.temperature if not p.greedy else 0.0, p.top_p, p.top_k, p.seed)
+    """Rows in one generate() must share these; stop strings and max_tokens are per row.
+    Seeds are not part of the key (per-question seeds would forbid all batching): a sampled
+    batch seeds the generator with its first row's seed, so sampling is reproducible for the
+    same batch composition, and greedy decoding does not depend on it."""
+    return (p.greedy, p.temperature if not p.greedy else 0.0, p.top_p, p.top_k)
 
 
 def resolve_dtype(dtype: str, device: str):
@@ -234,7 +237,7 @@ class HFLLM(LLM):
         kwargs = {}
         if self.adapter_names:
             kwargs["adapter_names"] = [j.model for j in jobs]
-        if params.seed is not None:
+        if params.seed is not None and not params.greedy:
             torch.manual_seed(params.seed)
         with torch.inference_mode():
             out = self.model.generate(input_ids=input_ids, attention_mask=attention,

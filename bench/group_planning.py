@@ -1,0 +1,108 @@
+"""Group planning on the local backend: batching across questions and roles, and memory.
+
+1. 16 HotpotQA questions solved by the plan/tool/reflect agents (three LoRA adapters on the tiny
+   model, loaded once) through the real run_eval code path: 16 questions in flight, their calls
+   batched into shared mixed-adapter generate() calls, vs one question at a time. Goal >= 4x.
+2. Peak memory (RSS, each in a fresh process) of group planning with 3 adapters vs the
+   one-model-for-all ablation with 1 adapter. Goal <= 1.1x.
+
+    python bench/group_planning.py [--n 16]
+
+Last line: the figures as one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _util import REPO, emit, machine  # noqa: E402
+
+ROLES = ("plan", "tool", "reflect")
+
+
+def solve(model: str, adapters: dict[str, str], n: int, workers: int, out: Path) -> tuple[float, int, int]:
+    """Run group planning over ``n`` questions; returns (seconds, generate calls, model calls)."""
+    from autoact.agents.group import GroupPlanningAgent
+    from autoact.agents.runner import run_all
+    from autoact.agents.setup import make_solver
+    from autoact.io import JsonlLog
+    from autoact.llm import RoleMap
+    from autoact.llm.hf_backend import HFLLM
+    from autoact.tasks import get_task
+    from autoact.tools import Environment, default_selection
+    from autoact.tools.corpus import OfflineCorpus, default_index
+
+    corpus = OfflineCorpus(default_index())
+    env = Environment(wiki=corpus, search=corpus)
+    llm = HFLLM(model, adapters, max_batch_size=16, batch_wait=0.02)
+    roles = RoleMap(*(r if r in adapters else next(iter(adapters)) for r in ROLES))
+
+    class Args:
+        max_steps, max_context_len, max_tokens, temperature, top_p, top_k, seed = 4, 4096, 16, 0.0, 1.0, -1, 0
+
+    task = get_task("hotpotqa")
+    examples = task.load_file(REPO / "Self_Planning/Group_Planning/benchmark_run/data/hotpotqa/easy.jsonl")[:n]
+    fn = make_solver(task, default_selection("hotpotqa"), env, llm, GroupPlanningAgent(llm, roles), Args, {})
+    t = time.perf_counter()
+    with JsonlLog(out) as log:
+        recs = run_all(examples, fn, log, workers=workers, show_progress=False)
+    dt = time.perf_counter() - t
+    calls = sum(r["usage"]["calls"] for r in recs)
+    assert len(recs) == n and not any(r["error"] for r in recs)
+    llm.close()
+    return dt, llm.batches, calls
+
+
+def child(model: str, adapters: str, out: str) -> None:
+    pairs = dict(a.split("=", 1) for a in adapters.split(","))
+    solve(model, pairs, 4, 4, Path(out))
+    print(json.dumps({"peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=16)
+    ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        child(*args.child)
+        return
+    from autoact.tiny import build_random_adapter, build_tiny_model
+    from autoact.tools.corpus import default_index
+    default_index()
+    figures: dict = {"machine": machine(), "questions": args.n}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        model = build_tiny_model(tmp / "tiny")
+        adapters = {r: str(build_random_adapter(model, tmp / r, seed=i + 1)) for i, r in enumerate(ROLES)}
+        seq, seq_batches, calls = solve(str(model), adapters, args.n, 1, tmp / "seq.jsonl")
+        par, par_batches, _ = solve(str(model), adapters, args.n, args.n, tmp / "par.jsonl")
+        figures.update({"calls": calls, "seq_s": round(seq, 2), "batched_s": round(par, 2),
+                        "seq_generate_calls": seq_batches, "batched_generate_calls": par_batches,
+                        "speedup": round(seq / par, 2)})
+        print(f"{args.n} questions, {calls} agent calls: one at a time {seq:.1f} s ({seq_batches} generate "
+              f"calls), batched {par:.1f} s ({par_batches} generate calls) -> {seq / par:.1f}x (goal >= 4x)")
+        rss = {}
+        for label, ads in (("3_adapters", adapters), ("1_adapter", {"plan": adapters["plan"]})):
+            spec = ",".join(f"{k}={v}" for k, v in ads.items())
+            out = subprocess.run([sys.executable, __file__, "--child", str(model), spec, str(tmp / f"{label}.jsonl")],
+                                 capture_output=True, text=True, check=True)
+            rss[label] = json.loads(out.stdout.strip().splitlines()[-1])["peak_rss"]
+        ratio = rss["3_adapters"] / rss["1_adapter"]
+        figures.update({"rss_3_adapters_mb": round(rss["3_adapters"] / 2**20, 1),
+                        "rss_1_adapter_mb": round(rss["1_adapter"] / 2**20, 1), "rss_ratio": round(ratio, 3)})
+        print(f"peak RSS: 3 adapters {rss['3_adapters'] / 2**20:.0f} MiB, 1 adapter "
+              f"{rss['1_adapter'] / 2**20:.0f} MiB -> {ratio:.3f}x (goal <= 1.1x)")
+    emit(figures)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,276 @@
+"""Group planning (run_eval.py): role routing, control flow, baselines, summaries, the report,
+and end to end on the tiny model with trained adapters (local backend and a real vLLM server)."""
+
+import json
+import re
+
+import pytest
+
+from autoact.agents.baselines import COT_EXAMPLES, REACT_EXAMPLES, exemplar_questions
+from autoact.llm.fake_server import react_policy
+from autoact.report.summary import run_summary
+from autoact.tasks import get_task
+
+from conftest import REPO, run_cli
+
+RUN_EVAL = "Self_Planning/Group_Planning/run_eval.py"
+HOTPOT = "Self_Planning/Group_Planning/benchmark_run/data/hotpotqa"
+SCIENCE = "Self_Planning/Group_Planning/benchmark_run/data/scienceqa"
+MARK = "\n### Response:\n"
+
+
+def seed_command(save, *extra, task="HotpotQA", path=HOTPOT, agent="ZeroshotThink_HotPotQA_run_Agent"):
+    return [RUN_EVAL, "--agent_name", agent, "--plan_agent", "plan", "--tool_agent", "tool",
+            "--reflect_agent", "reflect", "--max_context_len", "4096", "--task", task, "--task_path",
+            path, "--save_path", str(save), *extra]
+
+
+def role_of(prompt: str) -> str:
+    """Which agent a group-planning prompt is for, from its shape alone."""
+    assert prompt.endswith(MARK)
+    body = prompt[:-len(MARK)]
+    if body.endswith("["):
+        return "tool"
+    n = int(re.search(r"(?:Thought|Action) (\d+):(?: [^\n]*)?$", body).group(1))
+    return "reflect" if f"\nObservation {n - 1}: Please reflect your answer.\n" in body else "plan"
+
+
+def test_seed_command_routes_every_role_to_its_model(tmp_path, fake_server):
+    srv = fake_server(react_policy, models=["llama-2-13b-chat", "plan", "tool", "reflect"])
+    save = tmp_path / "13b"
+    proc = run_cli(*seed_command(save, "--limit", "4"), env={"OPENAI_BASE_URL": srv.url})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    reqs = [r for r in srv.requests if r["path"] == "/v1/completions"]
+    assert len(reqs) == 3 * 4 * 8               # 3 levels x 4 questions x (3 + 3 + 2) calls
+    for r in reqs:
+        assert r["model"] == role_of(r["prompt"]), r["prompt"][-120:]
+    assert {r["model"] for r in reqs} == {"plan", "tool", "reflect"}
+    p = reqs[0]["params"]
+    assert (p["temperature"], p["top_p"], p["top_k"], p["stop"]) == (0.5, 0.75, 40, ["\n"])
+    for level in ("easy", "medium", "hard"):
+        recs = [json.loads(x) for x in (save / f"{level}.jsonl").read_text().splitlines()]
+        assert len(recs) == 4 and all(r["finished"] and r["n_steps"] == 3 for r in recs)
+        assert recs[0]["roles"] == {"plan": "plan", "tool": "tool", "reflect": "reflect"}
+        assert [s["action"].split("[")[0] for s in recs[0]["steps"]] == ["Retrieve", "Finish", "Reflect"]
+    summary = json.loads((save / "summary.json").read_text())
+    assert summary["method"] == "autoact" and summary["backbone"] == "llama-2-13b-chat"
+    assert set(summary["levels"]) == {"easy", "medium", "hard"} and summary["all"]["questions"] == 12
+
+
+def test_reflect_wrong_sends_the_plan_agent_back_then_a_second_finish_ends(tmp_path, fake_server):
+    verdicts = iter(["Reflect[wrong]"] + ["Reflect[right]"] * 100)
+
+    def policy(req):
+        body = req.prompt[:-len(MARK)]
+        role = role_of(req.prompt)
+        if role == "reflect":
+            return "Hmm." if body.endswith(":") and "Thought" in body.rsplit("\n", 1)[-1] else next(verdicts)
+        if role == "tool":
+            return "Badr Hari" if body.endswith("Finish[") else "Badr Hari"
+        last = body.rsplit("\n", 1)[-1]
+        n = int(re.search(r"(\d+):", last).group(1))
+        if last.startswith("Thought"):
+            return f"Step {n}."
+        return "Retrieve" if n == 1 else "Finish"
+
+    srv = fake_server(policy, models=["llama-2-13b-chat", "plan", "tool", "reflect"])
+    save = tmp_path / "run"
+    proc = run_cli(*seed_command(save, "--limit", "1", "--levels", "easy", "--workers", "1"),
+                   env={"OPENAI_BASE_URL": srv.url})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rec = json.loads((save / "easy.jsonl").read_text())
+    acts = [s["action"] for s in rec["steps"]]
+    obs = [s["observation"] for s in rec["steps"]]
+    assert acts == ["Retrieve[Badr Hari]", "Finish[Badr Hari]", "Reflect[wrong]", "Finish[Badr Hari]"]
+    assert obs[2] == "The answer may be wrong, please try to solve the question again."
+    assert obs[3] == "Answer is CORRECT" and rec["correct"] and rec["reflection"] == ["wrong"]
+    models = [r["model"] for r in srv.requests if r["path"] == "/v1/completions"]
+    assert models == ["plan", "plan", "tool", "plan", "plan", "tool", "reflect", "reflect",
+                      "plan", "plan", "tool"]
+
+
+def test_no_reflect_single_and_action_agent_alias(tmp_path, fake_server):
+    srv = fake_server(react_policy, models=["llama-2-13b-chat", "plan", "tool", "reflect", "all"])
+    env = {"OPENAI_BASE_URL": srv.url}
+    proc = run_cli(*seed_command(tmp_path / "nr", "--limit", "2", "--levels", "easy", "--method", "no_reflect"), env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rec = json.loads((tmp_path / "nr" / "easy.jsonl").read_text().splitlines()[0])
+    assert [s["action"].split("[")[0] for s in rec["steps"]] == ["Retrieve", "Finish"]
+    assert rec["steps"][-1]["observation"] in ("Answer is CORRECT", "Answer is INCORRECT")
+    n = len(srv.requests)
+    cmd = seed_command(tmp_path / "single", "--limit", "2", "--levels", "easy", "--method", "single",
+                       "--single_agent", "all")
+    proc = run_cli(*cmd, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert {r["model"] for r in srv.requests[n:] if r["path"] == "/v1/completions"} == {"all"}
+    cmd = seed_command(tmp_path / "alias", "--limit", "1", "--levels", "easy")
+    cmd[cmd.index("--tool_agent")] = "--action_agent"
+    n = len(srv.requests)
+    assert run_cli(*cmd, env=env).returncode == 0
+    assert "tool" in {r["model"] for r in srv.requests[n:]}
+
+
+@pytest.mark.parametrize("method", ["zeroshot", "react", "cot"])
+def test_baselines_use_the_base_model(tmp_path, fake_server, method):
+    srv = fake_server(react_policy, models=["llama-2-13b-chat", "plan", "tool", "reflect"])
+    save = tmp_path / method
+    proc = run_cli(*seed_command(save, "--limit", "2", "--levels", "hard", "--method", method),
+                   env={"OPENAI_BASE_URL": srv.url})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert {r["model"] for r in srv.requests if r["path"] == "/v1/completions"} == {"llama-2-13b-chat"}
+    prompt = srv.requests[-1]["prompt"]
+    rec = json.loads((save / "hard.jsonl").read_text().splitlines()[0])
+    if method == "react":
+        assert "Here are some examples:" in prompt and "Reflect[" not in prompt.split("Question:")[0]
+    if method == "cot":
+        assert prompt.endswith("\nThought:") and rec["n_steps"] == 1
+    if method == "zeroshot":
+        assert "(5) Reflect[right/wrong]" in prompt
+
+
+def test_exemplars_are_not_test_questions():
+    qs = exemplar_questions()
+    assert len(qs) == 4
+    shipped = set()
+    for lv in get_task("hotpotqa").load_levels(REPO / HOTPOT).values():
+        shipped |= {e.question.strip().lower() for e in lv}
+    for lv in get_task("scienceqa").load_levels(REPO / SCIENCE).values():
+        shipped |= {e.question.split("\n")[0].strip().lower() for e in lv}
+    assert not shipped & {q.strip().lower() for q in qs}
+    assert all("Action 1:" in REACT_EXAMPLES[k] and "Answer:" in COT_EXAMPLES[k] for k in REACT_EXAMPLES)
+
+
+def test_scienceqa_grades_scored_by_option_matching(tmp_path, fake_server):
+    """A policy that always answers (B), by its text when that fits on one line, else by its
+    letter: the scores follow the gold letters."""
+    from autoact.tasks.scienceqa import parse_options
+
+    def policy(req):
+        body = req.prompt[:-len(MARK)] if req.prompt.endswith(MARK) else req.prompt
+        q = body[body.rfind("\nQuestion: ") + 11:].split("\nThought 1:")[0]
+        if role_of(req.prompt) == "reflect":
+            return "Fine." if body.rsplit("\n", 1)[-1].startswith("Thought") else "Reflect[right]"
+        if body.endswith("["):
+            b = parse_options(q)[1]
+            return b if "\n" not in b else "B"
+        return "Answer." if body.rsplit("\n", 1)[-1].startswith("Thought") else "Finish"
+
+    srv = fake_server(policy, models=["llama-2-13b-chat", "plan", "tool", "reflect"])
+    save = tmp_path / "sci"
+    proc = run_cli(*seed_command(save, "--limit", "20", "--levels", "grade1-4", task="ScienceQA",
+                                 path=SCIENCE, agent="ZeroshotThink_ScienceQA_run_Agent"),
+                   env={"OPENAI_BASE_URL": srv.url})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    exs = get_task("scienceqa").load_file(REPO / SCIENCE / "format_scienceqa_grade1-4.json")[:20]
+    gold_b = {e.id for e in exs if e.fields["answer_index"] == 1}
+    recs = {r["id"]: r for r in map(json.loads, (save / "grade1-4.jsonl").read_text().splitlines())}
+    assert {i for i, r in recs.items() if r["correct"]} == gold_b
+    summary = json.loads((save / "summary.json").read_text())
+    assert summary["metrics"] == ["accuracy"]
+    assert summary["levels"]["grade1-4"]["accuracy"] == pytest.approx(len(gold_b) / 20)
+
+
+def test_summary_numbers_by_hand(tmp_path):
+    rows = {
+        "easy": [{"id": "1", "correct": True, "reward": 1.0, "n_steps": 3, "halted": False, "error": None,
+                  "usage": {"calls": 8, "prompt_tokens": 100, "completion_tokens": 10}},
+                 {"id": "2", "correct": False, "reward": 0.5, "n_steps": 5, "halted": True, "error": None}],
+        "hard": [{"id": "3", "correct": False, "reward": 0.25, "n_steps": 4, "halted": False, "error": None},
+                 {"id": "4", "correct": False, "reward": 0.0, "n_steps": 0, "error": "server down"}],
+    }
+    for level, recs in rows.items():
+        (tmp_path / f"{level}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+    s = run_summary(get_task("hotpotqa"), tmp_path, method="autoact", backbone="tiny", settings={},
+                    roles={}, seconds=1.0)
+    assert s["levels"]["easy"]["em"] == 0.5 and s["levels"]["easy"]["f1"] == 0.75
+    assert s["levels"]["hard"]["em"] == 0.0 and s["levels"]["hard"]["f1"] == 0.125    # error scores 0
+    assert s["levels"]["hard"]["errors"] == 1 and s["levels"]["easy"]["halted"] == 1
+    assert s["all"]["em"] == 0.25 and s["all"]["f1"] == pytest.approx((1 + 0.5 + 0.25) / 4)
+    assert s["levels"]["easy"]["mean_steps"] == 4.0 and s["all"]["usage"]["calls"] == 8
+    assert "medium" not in s["levels"]
+
+
+def test_report_table_csv_and_png(tmp_path):
+    runs = []
+    for method, f1 in (("autoact", 0.5), ("react", 0.25)):
+        d = tmp_path / method
+        d.mkdir()
+        lv = {k: {"questions": 2, "em": f1 / 2, "f1": f1} for k in ("easy", "medium", "hard")}
+        (d / "summary.json").write_text(json.dumps({"task": "HotpotQA", "method": method, "backbone": "tiny",
+                                                    "metrics": ["em", "f1"], "levels": lv,
+                                                    "all": {"em": f1 / 2, "f1": f1}}))
+        runs.append(str(d))
+    sci = tmp_path / "sci"
+    sci.mkdir()
+    (sci / "summary.json").write_text(json.dumps({"task": "ScienceQA", "method": "autoact", "backbone": "tiny",
+                                                  "metrics": ["accuracy"], "levels": {"grade1-4": {"accuracy": 0.75}},
+                                                  "all": {"accuracy": 0.75}}))
+    out = tmp_path / "report"
+    proc = run_cli("Scripts/report.py", *runs, str(sci), "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    md = (out / "report.md").read_text()
+    assert "| Method | Backbone | Easy F1 (EM) | Medium F1 (EM) | Hard F1 (EM) | All F1 (EM) |" in md
+    assert "| autoact | tiny | 50.00 (25.00) | 50.00 (25.00) | 50.00 (25.00) | 50.00 (25.00) |" in md
+    assert "| autoact | tiny | 75.00 | - | - | 75.00 |" in md                # ScienceQA, G1-4 only
+    assert proc.stdout.startswith("### HotpotQA")
+    png = (out / "report.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    import matplotlib.image
+    img = matplotlib.image.imread(out / "report.png")
+    assert img.shape[0] > 200 and img.shape[1] > 400
+    assert "autoact,tiny,50.00 (25.00)" in (out / "report.csv").read_text()
+    bad = run_cli("Scripts/report.py", str(tmp_path / "nope"), "--out", str(out))
+    assert bad.returncode == 2 and "no summary.json" in bad.stderr
+
+
+@pytest.mark.parametrize("extra,msg", [
+    (["--method", "magic"], "invalid choice: 'magic'"),
+    (["--levels", "extreme"], "unknown level(s) extreme"),
+    (["--task_path", "nowhere"], "nowhere: no such file or folder"),
+])
+def test_bad_inputs(tmp_path, extra, msg):
+    proc = run_cli(*seed_command(tmp_path / "o", *extra), env={"OPENAI_BASE_URL": "http://127.0.0.1:9/v1"})
+    assert proc.returncode == 2 and msg in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_hf_backend_with_a_bad_adapter_path(tmp_path, tiny_model):
+    proc = run_cli(*seed_command(tmp_path / "o", "--backend", "hf", "--base_model", str(tiny_model),
+                                 "--limit", "1", "--levels", "easy"))
+    assert proc.returncode == 2 and "adapter 'plan': plan is not a LoRA adapter folder" in proc.stderr
+
+
+# --- end to end on the tiny model --------------------------------------------------------------
+
+@pytest.mark.slow
+def test_local_backend_with_trained_adapters_completes_a_level(tmp_path, tiny_model, trained_adapters):
+    save = tmp_path / "hf"
+    cmd = seed_command(save, "--backend", "hf", "--base_model", str(tiny_model), "--levels", "easy",
+                       "--limit", "4", "--max_steps", "4", "--max_tokens", "12", "--max_context_len", "2000")
+    for role in ("plan", "tool", "reflect"):
+        cmd[cmd.index(f"--{role}_agent") + 1] = str(trained_adapters[role])
+    proc = run_cli(*cmd)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    recs = [json.loads(x) for x in (save / "easy.jsonl").read_text().splitlines()]
+    assert len(recs) == 4 and not any(r["error"] for r in recs)
+    assert all(r["finished"] or r["halted"] for r in recs)
+    assert recs[0]["llm"]["adapters"] == ["plan", "tool", "reflect"] and recs[0]["llm"]["backend"] == "hf"
+    summary = json.loads((save / "summary.json").read_text())
+    assert summary["levels"]["easy"]["questions"] == 4 and summary["backbone"] == tiny_model.name
+
+
+@pytest.mark.vllm
+@pytest.mark.slow
+def test_real_vllm_server_serves_all_three_trained_agents(tmp_path, vllm_server):
+    save = tmp_path / "vllm"
+    cmd = seed_command(save, "--base_url", vllm_server.url, "--levels", "easy", "--limit", "4",
+                       "--max_steps", "4", "--max_tokens", "12", "--max_context_len", "2000")
+    for role in ("plan", "tool", "reflect"):
+        cmd[cmd.index(f"--{role}_agent") + 1] = f"trained-{role}"
+    proc = run_cli(*cmd)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    recs = [json.loads(x) for x in (save / "easy.jsonl").read_text().splitlines()]
+    assert len(recs) == 4 and not any(r["error"] for r in recs)
+    assert recs[0]["roles"] == {"plan": "trained-plan", "tool": "trained-tool", "reflect": "trained-reflect"}
+    log = vllm_server.log.read_text()
+    for role in ("plan", "tool", "reflect"):
+        assert f"trained-{role}" in log, role
