@@ -39,6 +39,9 @@ def non_negative_int(value: str) -> int:
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--task_spec", action="append", default=[], metavar="FILE",
+                        help="register a task from a spec file (YAML/JSON; repeatable); specs in "
+                             "./tasks/ are found by name without it")
     parser.add_argument("--debug", action="store_true",
                         help="show full tracebacks and debug logging instead of one-line errors")
 
@@ -63,6 +66,9 @@ def run(main: Callable[[argparse.Namespace], object], parser: argparse.ArgumentP
     debug = bool(getattr(args, "debug", False))
     setup_logging(debug)
     try:
+        for spec in getattr(args, "task_spec", None) or []:
+            from autoact.tasks import register_spec
+            register_spec(spec)
         main(args)
     except AutoActError as err:
         if debug:

@@ -167,3 +167,56 @@ def test_fake_server_fault_rate_is_seeded(fake_server):
     plan_a = [a._next_fault() for _ in range(20)]
     plan_b = [b._next_fault() for _ in range(20)]
     assert plan_a == plan_b and 3 < plan_a.count("500") < 17
+
+
+# --- several servers ------------------------------------------------------------------------
+
+def test_requests_spread_over_several_servers(fake_server):
+    a, b = fake_server(policy), fake_server(policy)
+    llm = make(f"{a.url},{b.url}")
+    out = llm.complete([f"p{i}" for i in range(20)], stop=["\n"])
+    assert all(c.text == "Thought: use tiny" for c in out)
+    assert len(a.requests) == 10 and len(b.requests) == 10
+    assert [h["url"] for h in llm.health()] == [a.url, b.url]
+
+
+def test_a_failing_server_is_rested_and_the_others_take_over(fake_server):
+    good = fake_server(policy)
+    dead = f"http://127.0.0.1:{free_port()}/v1"
+    llm = OpenAILLM([dead, good.url], default_model="tiny", backoff=0.0, max_backoff=0.0,
+                    fail_threshold=2, rest_seconds=60)
+    assert llm.check(["tiny"]) == ["tiny"]            # the dead one is found and rested at start
+    assert {h["url"]: h["resting"] for h in llm.health()} == {dead: True, good.url: False}
+    out = llm.complete([f"q{i}" for i in range(12)], stop=["\n"])
+    assert len(out) == 12 and len(good.requests) >= 12
+    # a server that starts failing mid-run: its requests are retried elsewhere, then it rests
+    flaky = fake_server(policy, faults=["500"] * 50)
+    llm2 = OpenAILLM([flaky.url, good.url], default_model="tiny", backoff=0.0, max_backoff=0.0,
+                     fail_threshold=2, rest_seconds=60)
+    out = llm2.complete([f"r{i}" for i in range(10)], stop=["\n"])
+    assert all(c.text == "Thought: use tiny" for c in out)
+    assert {h["url"]: h["resting"] for h in llm2.health()}[flaky.url]
+    n = len(flaky.requests)
+    assert n < 10                                     # at most the ones already in flight
+    llm2.complete([f"s{i}" for i in range(10)], stop=["\n"])
+    assert len(flaky.requests) == n                   # resting: nothing more goes there
+
+
+def test_all_servers_down_is_one_clear_error():
+    urls = [f"http://127.0.0.1:{free_port()}/v1" for _ in range(2)]
+    with pytest.raises(LLMConnectionError, match="cannot reach the model server"):
+        OpenAILLM(urls, default_model="tiny", max_retries=0).check(["tiny"])
+
+
+def test_base_url_flag_repeated_or_comma_separated(fake_server):
+    import argparse
+
+    from autoact.llm import add_llm_args, make_llm
+    a, b, c = fake_server(policy), fake_server(policy), fake_server(policy)
+    p = argparse.ArgumentParser()
+    add_llm_args(p)
+    args = p.parse_args(["--base_url", f"{a.url},{b.url}", "--base_url", c.url])
+    llm = make_llm(args, "tiny")
+    assert [h["url"] for h in llm.health()] == [a.url, b.url, c.url]
+    llm.complete(["x", "y", "z"])
+    assert [len(srv.requests) for srv in (a, b, c)] == [1, 1, 1]     # one completion each

@@ -50,7 +50,7 @@ def test_auto_picks_hf_for_a_local_alias_folder(monkeypatch, tmp_path, tiny_mode
 
 def test_reference_flag_spellings_are_accepted():
     args = parse("--openai_base", "http://h:1/v1", "--openai_key", "EMPTY")
-    assert (args.base_url, args.api_key) == ("http://h:1/v1", "EMPTY")
+    assert (args.base_url, args.api_key) == (["http://h:1/v1"], "EMPTY")
 
 
 def test_scripted_from_file(tmp_path):

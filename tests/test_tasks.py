@@ -18,7 +18,7 @@ def test_task_names_case_insensitive(name):
 
 
 def test_unknown_task_lists_valid_names():
-    with pytest.raises(ConfigError, match="unknown task 'webshop'; valid tasks: HotpotQA, ScienceQA"):
+    with pytest.raises(ConfigError, match=r"unknown task 'webshop'; valid tasks: HotpotQA, ScienceQA"):
         get_task("webshop")
 
 

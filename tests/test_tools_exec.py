@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import resource
 import sqlite3
@@ -15,11 +16,25 @@ import psutil
 import pytest
 
 from autoact.errors import DataError
+from autoact.tools import code_interpreter as ci
 from autoact.tools import knowledge_graph as kg_mod
 from autoact.tools.base import SandboxLimits
 from autoact.tools.calculator import INVALID, MATH_ERROR, calculate
-from autoact.tools.code_interpreter import NO_OUTPUT, TIMED_OUT, TRUNCATED, run_code
-from autoact.tools.database import NO_ROWS, READ_ONLY, REFUSED, SQL_ERROR, query_database
+from autoact.tools.code_interpreter import (
+    NO_OUTPUT,
+    TIMED_OUT,
+    TRUNCATED,
+    UNAVAILABLE,
+    run_code,
+    sandbox_features,
+)
+from autoact.tools.database import (
+    NO_ROWS,
+    READ_ONLY,
+    REFUSED,
+    SQL_ERROR,
+    query_database,
+)
 from autoact.tools.knowledge_graph import KnowledgeGraph, kg_query
 from autoact.tools.table import PARSE_ERROR, verbalize_table
 
@@ -179,6 +194,51 @@ def test_code_leftover_children_killed():
         assert psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         pass
+
+
+@linux_only
+def test_code_children_stay_confined():
+    if sandbox_features()["landlock_abi"] == 0:
+        pytest.skip("no Landlock on this kernel")
+    target = f"/tmp/autoact-child-{uuid.uuid4().hex}.txt"
+    child = f"open({target!r}, 'w')"
+    out = run_code("import subprocess, sys\n"
+                   f"code = {child!r}\n"
+                   "p = subprocess.run([sys.executable, '-c', code], capture_output=True)\n"
+                   "print(p.returncode, b'PermissionError' in p.stderr)",
+                   SandboxLimits(timeout=3, max_processes=1))
+    assert out == "1 True"
+    assert not os.path.exists(target)
+
+
+def test_code_runs_without_landlock(monkeypatch, caplog, tmp_path):
+    # A kernel without Landlock: landlock_create_ruleset fails with ENOSYS.
+    patched = ci._BOOTSTRAP.replace("sys_call(L(444), None, L(0), L(1))",
+                                    "sys_call(L(-1), None, L(0), L(1))")
+    assert patched != ci._BOOTSTRAP
+    monkeypatch.setattr(ci, "_BOOTSTRAP", patched)
+    monkeypatch.setattr(ci, "_features", None)
+    with caplog.at_level(logging.WARNING, logger=ci.__name__):
+        assert sandbox_features()["landlock_abi"] == 0
+        assert run_code("print(1)", LIMITS) == "1"
+        assert run_code("print(2)", LIMITS) == "2"
+    assert caplog.text.count("Landlock is unavailable") == 1     # recorded once, not per call
+    target = tmp_path / "outside.txt"
+    assert run_code(f"open({str(target)!r}, 'w').write('x')", LIMITS) == NO_OUTPUT
+    assert target.exists()      # as documented: no filesystem isolation without Landlock
+
+
+def test_code_unavailable_when_landlock_fails(monkeypatch):
+    if sandbox_features()["landlock_abi"] == 0:
+        pytest.skip("no Landlock on this kernel")
+    # Landlock is there but landlock_restrict_self fails: the code must not run unconfined.
+    patched = ci._BOOTSTRAP.replace("sys_call(L(446), L(ruleset), L(0))",
+                                    "sys_call(L(446), L(-1), L(0))")
+    assert patched != ci._BOOTSTRAP
+    monkeypatch.setattr(ci, "_BOOTSTRAP", patched)
+    out = run_code("print('ran')", LIMITS)
+    assert out.startswith(UNAVAILABLE + "cannot set up Landlock"), out
+    assert "ran" not in out
 
 
 def test_code_concurrent_calls():

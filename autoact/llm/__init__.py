@@ -28,9 +28,10 @@ def add_llm_args(parser: argparse.ArgumentParser) -> None:
                    help="auto: scripted if --scripted_replies is given, else openai if a server URL "
                         "is set (--base_url / $OPENAI_BASE_URL), else hf if the model resolves to a "
                         "local folder")
-    g.add_argument("--base_url", "--openai_base", dest="base_url", default=None,
-                   help="OpenAI-compatible server URL, e.g. http://127.0.0.1:8000/v1 "
-                        "(default: $OPENAI_BASE_URL)")
+    g.add_argument("--base_url", "--openai_base", dest="base_url", action="append", default=None,
+                   help="OpenAI-compatible server URL, e.g. http://127.0.0.1:8000/v1 (default: "
+                        "$OPENAI_BASE_URL); repeat it or separate URLs by commas to spread the "
+                        "requests over several servers (a failing one is rested)")
     g.add_argument("--api_key", "--openai_key", dest="api_key", default=None,
                    help="API key (default: $OPENAI_API_KEY; a local server needs none; never logged)")
     g.add_argument("--api", choices=("completion", "chat"), default="completion",
@@ -57,6 +58,9 @@ def add_llm_args(parser: argparse.ArgumentParser) -> None:
                    help="hf backend: allow model code from the model folder (off by default)")
     g.add_argument("--scripted_replies", default=None, metavar="FILE",
                    help="scripted backend: JSON list of replies or match/pattern rules")
+    g.add_argument("--scripted_policy", default=None, metavar="NAME",
+                   help="scripted backend: a built-in reply policy: demo_teacher (the offline "
+                        "smoke pipeline's scripted Meta-Agent, not a model) or react")
 
 
 def parse_adapters(specs: list[str]) -> dict[str, str]:
@@ -77,8 +81,9 @@ def make_llm(args: argparse.Namespace, model_name: str | None = None,
     backend = args.backend
     base_url = args.base_url or os.environ.get("OPENAI_BASE_URL")
     adapters = {**parse_adapters(getattr(args, "adapter", []) or []), **(adapters or {})}
+    scripted = getattr(args, "scripted_replies", None) or getattr(args, "scripted_policy", None)
     if backend == "auto":
-        if args.scripted_replies:
+        if scripted:
             backend = "scripted"
         elif base_url:
             backend = "openai"
@@ -87,10 +92,12 @@ def make_llm(args: argparse.Namespace, model_name: str | None = None,
         else:
             raise no_model_error(model_name or "(no model name)")
     if backend == "scripted":
-        if not args.scripted_replies:
-            raise ConfigError("--backend scripted needs --scripted_replies FILE")
-        from autoact.llm.scripted import ScriptedLLM
-        return ScriptedLLM(args.scripted_replies, default_model=model_name or "scripted")
+        if not scripted:
+            raise ConfigError("--backend scripted needs --scripted_replies FILE or --scripted_policy NAME")
+        from autoact.llm.scripted import ScriptedLLM, named_policy
+        replies = named_policy(args.scripted_policy) if getattr(args, "scripted_policy", None) \
+            else args.scripted_replies
+        return ScriptedLLM(replies, default_model=model_name or "scripted")
     if backend == "openai":
         from autoact.llm.openai_backend import OpenAILLM
         llm = OpenAILLM(base_url, args.api_key, model_name, api=args.api,

@@ -1,5 +1,9 @@
 """OpenAI-compatible HTTP backend (vLLM, SGLang, FastChat, llama.cpp server, OpenAI).
 
+Several servers (``--base_url`` repeated or comma-separated) share the load round robin; a
+server that fails ``fail_threshold`` requests in a row is rested (10 s, doubling while it keeps
+failing) and its requests' retries go to the others.
+
 Built on the ``openai`` SDK. The SDK's own retries are off; ours retry connection errors,
 timeouts, 408/409/429/5xx and malformed bodies with jittered exponential backoff, a bounded
 number of times. Many requests go out at once: a batch fans out over a thread pool, and calls
@@ -8,6 +12,7 @@ from many worker threads share one connection pool; ``max_in_flight`` bounds the
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -15,6 +20,7 @@ import random
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Callable, Sequence, TypeVar
 
 import openai
@@ -36,95 +42,178 @@ def _is_malformed(err: BaseException) -> bool:
     return isinstance(err, (json.JSONDecodeError, openai.APIResponseValidationError))
 
 
+def split_urls(value: str | Sequence[str] | None) -> list[str]:
+    """``"http://a/v1,http://b/v1"`` or a list of such strings -> a clean list of URLs."""
+    if value is None:
+        return []
+    items = [value] if isinstance(value, str) else list(value)
+    return list(dict.fromkeys(u.strip().rstrip("/") for it in items for u in it.split(",") if u.strip()))
+
+
+@dataclass
+class _Server:
+    url: str
+    client: "openai.OpenAI"
+    failures: int = 0            # consecutive failed requests
+    rests: int = 0               # times it has been rested in a row
+    rested_until: float = 0.0
+    requests: int = 0
+
+
 class OpenAILLM(LLM):
     backend = "openai"
 
-    def __init__(self, base_url: str | None = None, api_key: str | None = None,
+    def __init__(self, base_url: str | Sequence[str] | None = None, api_key: str | None = None,
                  default_model: str | None = None, *, api: str = "completion",
                  timeout: float = 120.0, max_retries: int = 4, backoff: float = 0.5,
-                 max_backoff: float = 8.0, max_in_flight: int = 64, send_top_k: bool = True):
+                 max_backoff: float = 8.0, max_in_flight: int = 64, send_top_k: bool = True,
+                 fail_threshold: int = 3, rest_seconds: float = 10.0):
         super().__init__(default_model)
-        base_url = base_url or os.environ.get("OPENAI_BASE_URL")
-        if not base_url:
+        urls = split_urls(base_url) or split_urls(os.environ.get("OPENAI_BASE_URL"))
+        if not urls:
             raise ConfigError("no server URL: pass --base_url or set OPENAI_BASE_URL; " + START_HINT)
         if api not in ("completion", "chat"):
             raise ConfigError(f"--api must be 'completion' or 'chat', got {api!r}")
-        self.base_url = base_url.rstrip("/")
+        self.base_url = ",".join(urls)
         self.api = api
         self.max_retries = max_retries
         self.backoff = backoff
         self.max_backoff = max_backoff
         self.max_in_flight = max_in_flight
         self.send_top_k = send_top_k
+        self.fail_threshold = fail_threshold
+        self.rest_seconds = rest_seconds
         # A local server needs no key; the SDK insists on a non-empty string.
         key = api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY"
-        self.client = openai.OpenAI(base_url=self.base_url, api_key=key, timeout=timeout,
-                                    max_retries=0)
+        self.servers = [_Server(u, openai.OpenAI(base_url=u, api_key=key, timeout=timeout,
+                                                 max_retries=0)) for u in urls]
+        self._turn = itertools.count()
+        self._health_lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(max_in_flight)
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
         self._rng = random.Random()
 
+    # -- several servers ----------------------------------------------------------------------
+    def _pick(self, avoid: _Server | None = None) -> _Server:
+        """Round robin over the servers that are not resting (and not ``avoid`` if there is a
+        choice); when all rest, the one whose rest ends first."""
+        now = time.monotonic()
+        with self._health_lock:
+            ready = [s for s in self.servers if s.rested_until <= now]
+            if len(ready) > 1 and avoid in ready:
+                ready.remove(avoid)
+            if not ready:
+                return min(self.servers, key=lambda s: s.rested_until)
+            server = ready[next(self._turn) % len(ready)]
+            server.requests += 1
+            return server
+
+    def _record(self, server: _Server, ok: bool) -> None:
+        with self._health_lock:
+            if ok:
+                server.failures = server.rests = 0
+                return
+            server.failures += 1
+            if server.failures >= self.fail_threshold and len(self.servers) > 1:
+                rest = self.rest_seconds * 2 ** min(server.rests, 5)
+                server.rested_until = time.monotonic() + rest
+                server.rests += 1
+                server.failures = 0
+                log.warning("model server %s failed %d times in a row; resting it for %.0f s",
+                            server.url, self.fail_threshold, rest)
+
+    def health(self) -> list[dict]:
+        now = time.monotonic()
+        with self._health_lock:
+            return [{"url": s.url, "requests": s.requests, "resting": s.rested_until > now}
+                    for s in self.servers]
+
     # -- server discovery ---------------------------------------------------------------------
-    def list_models(self) -> list[dict]:
-        """``GET /models``: raises :class:`LLMConnectionError` if the server is unreachable."""
-        page = self._call(lambda: self.client.models.list(), what="GET /models")
+    def list_models(self, server: _Server | None = None) -> list[dict]:
+        """``GET /models`` of one server (default: the first): raises
+        :class:`LLMConnectionError` if it is unreachable."""
+        server = server or self.servers[0]
+        page = self._call(lambda c: c.models.list(), what="GET /models", server=server)
         return [m.model_dump() for m in page.data]
 
     def check(self, names: Sequence[str] = ()) -> list[str]:
-        """Fail fast: the server answers and serves every name in ``names`` (after alias
-        resolution). Picks the served base model as default when none was given. Returns the
-        resolved names in order."""
+        """Fail fast: the servers answer and serve every name in ``names`` (after alias
+        resolution). A server that cannot be reached is rested (an error if none can be).
+        Picks the served base model as default when none was given. Returns the resolved names."""
         from autoact.llm.models import resolve_served_name
-        listed = self.list_models()
-        served = [m["id"] for m in listed]
-        if self.default_model is None:
-            bases = [m["id"] for m in listed if not m.get("parent")] or served
-            self.default_model = bases[0] if bases else None
-        resolved = [resolve_served_name(n, served, self.base_url) for n in names]
-        if self.default_model and self.default_model not in served:
-            self.default_model = resolve_served_name(self.default_model, served, self.base_url)
+        listings, errors = {}, []
+        for server in self.servers:
+            try:
+                listings[server.url] = self.list_models(server)
+            except LLMConnectionError as err:
+                errors.append(err)
+                with self._health_lock:
+                    server.rested_until = time.monotonic() + self.rest_seconds
+                log.warning("%s", err)
+        if not listings:
+            raise errors[0]
+        resolved: list[str] = []
+        for url, listed in listings.items():
+            served = [m["id"] for m in listed]
+            here = [resolve_served_name(n, served, url) for n in names]
+            if resolved and here != resolved:
+                raise ConfigError(f"the servers disagree on model names: {url} serves {here}")
+            resolved = here
+            if self.default_model is None:
+                bases = [m["id"] for m in listed if not m.get("parent")] or served
+                self.default_model = bases[0] if bases else None
+            elif self.default_model not in served:
+                self.default_model = resolve_served_name(self.default_model, served, url)
         return resolved
 
     # -- requests ----------------------------------------------------------------------------
-    def _call(self, fn: Callable[[], T], what: str) -> T:
+    def _call(self, fn: Callable[["openai.OpenAI"], T], what: str, server: _Server | None = None) -> T:
+        """``fn(client)`` with bounded retries; each retry may go to another healthy server."""
         last: BaseException | None = None
+        last_server = server
         for attempt in range(self.max_retries + 1):
             if attempt:
                 self.usage.add_retry()
                 delay = min(self.max_backoff, self.backoff * 2 ** (attempt - 1))
                 time.sleep(delay * (0.5 + self._rng.random()))
+            target = server or self._pick(avoid=last_server if attempt else None)
+            last_server = target
             try:
                 with self._slots:
-                    return fn()
+                    result = fn(target.client)
+                self._record(target, True)
+                return result
             except openai.APIConnectionError as err:  # includes APITimeoutError
                 last = err
             except openai.APIStatusError as err:
                 if err.status_code >= 500 or err.status_code in _RETRY_STATUS:
                     last = err
                 elif err.status_code == 404:
-                    raise LLMError(f"{self.base_url}: {what}: {_message(err)} "
+                    raise LLMError(f"{target.url}: {what}: {_message(err)} "
                                    f"(is the model/adapter name served? see GET /v1/models)") from None
                 else:
-                    raise LLMError(f"{self.base_url}: {what}: HTTP {err.status_code}: "
+                    raise LLMError(f"{target.url}: {what}: HTTP {err.status_code}: "
                                    f"{_message(err)}") from None
             except Exception as err:  # noqa: BLE001 - only malformed bodies are retried
                 if not _is_malformed(err):
                     raise
                 last = err
-            log.debug("retrying %s after %s", what, type(last).__name__)
+            self._record(target, False)
+            log.debug("retrying %s after %s from %s", what, type(last).__name__, target.url)
         tries = self.max_retries + 1
+        where = last_server.url if last_server else self.base_url
         if isinstance(last, openai.APITimeoutError):
-            raise LLMConnectionError(f"model server at {self.base_url} timed out on {what} "
+            raise LLMConnectionError(f"model server at {where} timed out on {what} "
                                      f"{tries} times; is it overloaded? (--request_timeout)")
         if isinstance(last, openai.APIConnectionError):
             cause = last.__cause__ or last
-            raise LLMConnectionError(f"cannot reach the model server at {self.base_url} "
+            raise LLMConnectionError(f"cannot reach the model server at {where} "
                                      f"({_short(cause)}) after {tries} tries; {START_HINT}")
         if isinstance(last, openai.APIStatusError):
-            raise LLMError(f"{self.base_url}: {what}: HTTP {last.status_code} "
+            raise LLMError(f"{where}: {what}: HTTP {last.status_code} "
                            f"{tries} times: {_message(last)}")
-        raise LLMResponseError(f"{self.base_url}: {what}: malformed response {tries} times "
+        raise LLMResponseError(f"{where}: {what}: malformed response {tries} times "
                                f"({type(last).__name__})")
 
     def _body(self, params: SamplingParams) -> dict:
@@ -142,7 +231,7 @@ class OpenAILLM(LLM):
         """POST through the SDK's documented generic request method (``client.post``): the same
         client, auth, timeouts and error classes as ``client.completions.create``, without
         building typed request and response objects, which cost ~1/3 of a request's CPU here."""
-        data = self._call(lambda: self.client.post(path, body=body, cast_to=object), what=what)
+        data = self._call(lambda c: c.post(path, body=body, cast_to=object), what=what)
         if not isinstance(data, dict) or not isinstance(data.get("choices"), list) or not data["choices"]:
             raise LLMResponseError(f"{self.base_url}: {what} returned no choices")
         return data
@@ -206,7 +295,8 @@ class OpenAILLM(LLM):
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
-        self.client.close()
+        for server in self.servers:
+            server.client.close()
 
 
 def _message(err: "openai.APIStatusError") -> str:

@@ -112,6 +112,21 @@ def load_reply_file(path: str | Path) -> ReplyFn:
     raise DataError(f"{path}: items must be all strings or all rule objects")
 
 
+#: named reply policies for ``--scripted_policy`` (module:function, imported on use)
+POLICIES = {"demo_teacher": "autoact.demo_teacher:demo_teacher",
+            "react": "autoact.llm.fake_server:react_policy"}
+
+
+def named_policy(name: str) -> ReplyFn:
+    from importlib import import_module
+
+    from autoact.errors import ConfigError
+    if name not in POLICIES:
+        raise ConfigError(f"unknown scripted policy {name!r}; valid: {', '.join(POLICIES)}")
+    module, fn = POLICIES[name].split(":")
+    return getattr(import_module(module), fn)
+
+
 def as_reply_fn(replies: ReplyFn | Sequence[str] | str | Path) -> ReplyFn:
     if callable(replies):
         return replies

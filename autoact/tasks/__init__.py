@@ -1,6 +1,12 @@
-"""Task registry: a plain dict from lower-case name to task. Names are case-insensitive."""
+"""Task registry: a plain dict from lower-case name to task. Names are case-insensitive.
+
+HotpotQA and ScienceQA are built in; more tasks come from spec files (``autoact.tasks.spec``):
+``--task_spec FILE`` on any stage, or a ``tasks/`` folder in the working directory.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from autoact.errors import ConfigError
 from autoact.tasks.base import Example, Score, Task
@@ -13,8 +19,14 @@ TASKS: dict[str, Task] = {"hotpotqa": HotpotQA(), "scienceqa": ScienceQA()}
 def get_task(name: str) -> Task:
     task = TASKS.get(name.strip().lower())
     if task is None:
+        from autoact.tasks.spec import find_spec
+        task = find_spec(name)
+        if task is not None:
+            register_task(task)
+    if task is None:
         valid = ", ".join(t.name for t in TASKS.values())
-        raise ConfigError(f"unknown task {name!r}; valid tasks: {valid}")
+        raise ConfigError(f"unknown task {name!r}; valid tasks: {valid} (or register one with "
+                          f"--task_spec FILE)")
     return task
 
 
@@ -23,4 +35,9 @@ def register_task(task: Task) -> Task:
     return task
 
 
-__all__ = ["TASKS", "Example", "Score", "Task", "get_task", "register_task"]
+def register_spec(path: str | Path) -> Task:
+    from autoact.tasks.spec import load_spec
+    return register_task(load_spec(path))
+
+
+__all__ = ["TASKS", "Example", "Score", "Task", "get_task", "register_task", "register_spec"]

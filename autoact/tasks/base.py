@@ -39,6 +39,8 @@ class Task:
     agent_role: str = "a good question answerer"
     #: the example in the instruction's Finish usage
     finish_example: str = "Finish[Richard Nixon]"
+    #: the tools used when a stage is given no tool-selection file
+    default_tools: tuple[str, ...] = ()
 
     #: what the error says a record's "Answer" must be
     answer_hint: str = "a string"

@@ -54,6 +54,7 @@ class HotpotQA(Task):
         "reasoning and retrieved knowledge to reach the final answer.")
     levels = ("easy", "medium", "hard")
     agent_role = "a good multi-hop question answerer"
+    default_tools = ("BingSearch", "Retrieve", "Lookup")      # the reference's shipped selection
     level_labels = {"easy": "Easy", "medium": "Medium", "hard": "Hard"}
 
     def make_example(self, rec, question, answer, path, line, level) -> Example:

@@ -146,6 +146,7 @@ class ScienceQA(Task):
     multimodal = True
     agent_role = "a good multimodal multiple-choice science question answerer"
     finish_example = "Finish[A]"
+    default_tools = ("BingSearch", "Retrieve", "Image2Text")    # the reference's shipped selection
     level_labels = {"grade1-4": "G1-4", "grade5-8": "G5-8", "grade9-12": "G9-12"}
     level_files = ("format_scienceqa_{level}.json", "{level}.json", "{level}.jsonl")
 

@@ -126,13 +126,6 @@ ALIASES: dict[str, str] = {"code": "Code Interpreter", "python": "Code Interpret
                            "imagetotext": "Image2Text", "texttoimage": "Text2Image"}
 _BY_KEY = {name_key(n): n for n in TOOLS} | ALIASES
 
-#: the selections the reference shipped, used when a stage is given no --tools file
-DEFAULT_SELECTIONS: dict[str, list[str]] = {
-    "hotpotqa": ["BingSearch", "Retrieve", "Lookup"],
-    "scienceqa": ["BingSearch", "Retrieve", "Image2Text"],
-}
-
-
 def resolve_tool_name(name: str) -> str | None:
     """The registry name for ``name`` as a model may write it, or ``None``."""
     return _BY_KEY.get(name_key(name))
@@ -164,15 +157,14 @@ def load_selection(path: str | Path) -> list[Tool]:
 
 
 def default_selection(task_name: str) -> list[Tool]:
-    names = DEFAULT_SELECTIONS.get(task_name.lower())
-    if names is None:
-        raise ConfigError(f"no default tool selection for task {task_name!r}; pass --tools FILE "
-                          f"(written by Self_Planning/Tool_Selection/tool_selected.py)")
-    return [TOOLS[n] for n in names]
-
-
-def selection_json(tools: list[Tool]) -> str:
-    return json.dumps([t.pool_entry() for t in tools], ensure_ascii=False, indent=2) + "\n"
+    """The tools a task uses when a stage gets no --tools file: the task's ``default_tools``
+    (the reference's shipped selections for HotpotQA and ScienceQA, a spec file's tool hints)."""
+    from autoact.tasks import get_task
+    task = get_task(task_name)
+    if not task.default_tools:
+        raise ConfigError(f"task {task.name} has no default tools; pass --tools FILE (written by "
+                          f"Self_Planning/Tool_Selection/tool_selected.py)")
+    return [get_tool(n) for n in task.default_tools]
 
 
 # ----------------------------------------------------------------------------- environment
@@ -219,7 +211,7 @@ def make_environment(args: argparse.Namespace) -> Environment:
                        sandbox=SandboxLimits(timeout=args.code_timeout, memory_mb=args.code_memory_mb))
 
 
-__all__ = ["TOOLS", "POOL", "BUILTINS", "ALIASES", "DEFAULT_SELECTIONS", "Tool", "ToolContext",
+__all__ = ["TOOLS", "POOL", "BUILTINS", "ALIASES", "Tool", "ToolContext",
            "Environment", "Page", "SandboxLimits", "get_tool", "resolve_tool_name",
-           "load_selection", "default_selection", "selection_json", "add_tool_args",
+           "load_selection", "default_selection", "add_tool_args",
            "make_environment", "parse_action"]

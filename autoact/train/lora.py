@@ -344,8 +344,8 @@ def train(argv: list[str] | None = None) -> dict:
               "steps": trainer.state.global_step, "pad_share_per_epoch": pad_history}
     if trainer.args.should_save:
         write_json_atomic(out / RECORD_FILE, record)
-        print(f"adapter -> {out} ({trainer.state.global_step} steps, loss "
-              f"{record['first_loss'] if record['first_loss'] is not None else float('nan'):.4f} -> "
-              f"{record['last_loss'] if record['last_loss'] is not None else float('nan'):.4f}, "
-              f"pad share per epoch {pad_history})")
+        loss = (f"loss {record['first_loss']:.4f} -> {record['last_loss']:.4f}" if losses
+                else f"mean loss {record['train_loss']:.4f}")
+        print(f"adapter -> {out} ({trainer.state.global_step} steps, {loss}, pad share per epoch "
+              f"{pad_history})")
     return record

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The whole pipeline in one command (see `python -m autoact.pipeline --help`).
+#   bash Scripts/run_pipeline.sh                                  # offline smoke preset
+#   bash Scripts/run_pipeline.sh --preset hotpotqa --set model.base_model=/models/Llama-2-13b-chat-hf
+set -euo pipefail
+cd "$(dirname "$0")/.."
+exec python -m autoact.pipeline "$@"

@@ -1,0 +1,476 @@
+"""The whole AutoAct pipeline in one command, into one work folder.
+
+    python -m autoact.pipeline                      # --preset smoke: offline, CPU, minutes
+    python -m autoact.pipeline --preset hotpotqa --set model.base_model=/models/Llama-2-13b-chat-hf
+    python -m autoact.pipeline --config my.yaml --set train.num_train_epochs=3
+
+Stages, each by the same code as its script: self_instruct (Self_Instruct/data_generation.py) ->
+tool_selection (tool_selected.py) -> trajectories (run_task.py) -> filter (Scripts/filter_data.py)
+-> train (train_lora.py, once per agent) -> eval (run_eval.py) -> report (Scripts/report.py). A
+stage whose complete output exists is skipped, so a rerun after a crash continues where it
+stopped. Settings: a preset, then a YAML/JSON config file, then ``--set section.key=value``;
+the keys of a stage's section are its script's flags (unknown keys are an error).
+
+The ``smoke`` preset (the default when no server is configured) needs no GPU, network or weights:
+it builds the tiny random model, uses the scripted DEMO TEACHER (:mod:`autoact.demo_teacher`, not
+a model) for the first three stages, then really filters, really LoRA-trains the three agents on
+the tiny model, really runs group planning with them on the offline corpus, and writes the report.
+It shows that every stage and hand-off works on this machine; its scores mean nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import importlib.util
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+from autoact.cli import run
+from autoact.errors import ConfigError, DataError
+
+REPO = Path(__file__).resolve().parents[1]
+STAGES = ("self_instruct", "tool_selection", "trajectories", "filter", "train", "eval", "report")
+ROLES = ("plan", "tool", "reflect")
+SCRIPTS = {
+    "self_instruct": "Self_Instruct/data_generation.py",
+    "tool_selection": "Self_Planning/Tool_Selection/tool_selected.py",
+    "trajectories": "Self_Planning/Traj_Syn/run_task.py",
+    "filter": "Scripts/filter_data.py",
+    "eval": "Self_Planning/Group_Planning/run_eval.py",
+    "report": "Scripts/report.py",
+}
+#: keys the pipeline fills itself (paths between stages); a config may not set them
+WIRED = {
+    "self_instruct": {"source_data", "target_data", "dataset_name"},
+    "tool_selection": {"task_name", "tool_save_path"},
+    "trajectories": {"task", "task_path", "save_path", "tools", "agent_name"},
+    "filter": {"source_path", "save_path", "task_name"},
+    "train": {"data_path", "output_dir", "model_name_or_path"},
+    "eval": {"task", "task_path", "save_path", "tools", "plan_agent", "tool_agent",
+             "reflect_agent", "agent_name"},
+    "report": {"runs", "out"},
+}
+
+PRESETS: dict[str, dict] = {
+    "smoke": {
+        "task": "hotpotqa",
+        "work_dir": "runs/smoke",
+        "model": {"teacher": "demo_teacher", "base_model": "tiny"},
+        "self_instruct": {"generate_all_num": 24, "generate_per_round_num": 8, "workers": 2},
+        "tool_selection": {},
+        "trajectories": {"max_steps": 8, "workers": 8},
+        "filter": {"filter_num": 8},
+        "train": {"num_train_epochs": 1, "learning_rate": 2e-3, "per_device_train_batch_size": 4,
+                  "model_max_length": 3072, "lora_dropout": 0.0, "save_strategy": "no",
+                  "logging_steps": 5, "launcher": "python"},
+        "eval": {"levels": "easy,medium,hard", "limit": 3, "max_steps": 4, "max_tokens": 12,
+                 "max_context_len": 2000, "temperature": 0.0},
+        "report": {},
+    },
+    "hotpotqa": {
+        "task": "hotpotqa",
+        "work_dir": "runs/hotpotqa",
+        "model": {"meta_agent": "llama-2-13b-chat", "base_model": "llama-2-13b-chat"},
+        "self_instruct": {"generate_all_num": 800, "generate_per_round_num": 10},
+        "tool_selection": {"top_k": 40, "top_p": 0.75, "max_tokens": 1024},
+        "trajectories": {"max_context_len": 4096},
+        "filter": {"filter_num": 200},
+        "train": {"lora_r": 8, "lora_alpha": 16, "lora_dropout": 0.05, "num_train_epochs": 5,
+                  "per_device_train_batch_size": 2, "gradient_accumulation_steps": 1,
+                  "evaluation_strategy": "no", "save_strategy": "steps", "save_steps": 10000,
+                  "save_total_limit": 1, "learning_rate": 1e-4, "weight_decay": 0.0,
+                  "warmup_ratio": 0.03, "lr_scheduler_type": "cosine", "logging_steps": 1,
+                  "fp16": True, "model_max_length": 4096, "gradient_checkpointing": True,
+                  "q_lora": False, "launcher": "deepspeed",
+                  "deepspeed": "playground/deepspeed_config_s3.json"},
+        "eval": {"max_context_len": 4096},
+        "report": {},
+    },
+}
+PRESETS["scienceqa"] = {**copy.deepcopy(PRESETS["hotpotqa"]), "task": "scienceqa", "work_dir": "runs/scienceqa"}
+PRESETS["scienceqa"]["self_instruct"]["generate_all_num"] = 800
+MODEL_KEYS = {"teacher", "meta_agent", "base_model", "base_url", "api_key", "backend"}
+TOP_KEYS = {"task", "work_dir", "model", "task_spec"} | set(STAGES)
+
+
+# ----------------------------------------------------------------------------- configuration
+
+def load_config_file(path: str) -> dict:
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"{p}: no such config file")
+    text = p.read_text(encoding="utf-8")
+    try:
+        if p.suffix in (".yaml", ".yml"):
+            import yaml
+            data = yaml.safe_load(text)
+        else:
+            data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise DataError(f"{p}:{err.lineno}:{err.colno}: invalid JSON: {err.msg}") from None
+    except Exception as err:  # noqa: BLE001 - yaml's error classes, imported lazily
+        raise DataError(f"{p}: invalid YAML: {getattr(err, 'problem', err)}") from None
+    if not isinstance(data, dict):
+        raise DataError(f"{p}: the config must be a mapping of sections")
+    return data
+
+
+def merge(base: dict, over: dict) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def parse_value(text: str):
+    """``--set`` values: JSON when they parse (numbers, true/false, lists), else the string."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def apply_sets(config: dict, sets: Sequence[str]) -> dict:
+    for item in sets:
+        key, eq, value = item.partition("=")
+        if not eq or not key:
+            raise ConfigError(f"--set expects section.key=value or key=value, got {item!r}")
+        parts = key.split(".")
+        node = config
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set {item}: {part} is not a section")
+        node[parts[-1]] = parse_value(value)
+    return config
+
+
+def _load_script(stage: str):
+    path = REPO / SCRIPTS[stage]
+    spec = importlib.util.spec_from_file_location(f"autoact_stage_{stage}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def stage_flags(stage: str) -> dict[str, argparse.Action | None]:
+    """The flags a stage's script accepts (by destination name)."""
+    if stage == "train":
+        from dataclasses import fields
+
+        from autoact.train.lora import DataArguments, LoraArguments, ModelArguments, TrainingArguments
+        names = {f.name for dc in (ModelArguments, DataArguments, LoraArguments, TrainingArguments)
+                 for f in fields(dc) if f.init}
+        return {n: None for n in names} | {"launcher": None}
+    parser = _load_script(stage).make_parser()
+    return {a.dest: a for a in parser._actions if a.dest not in ("help",)}
+
+
+def validate(config: dict) -> None:
+    unknown = sorted(set(config) - TOP_KEYS)
+    if unknown:
+        raise ConfigError(f"unknown config key(s) {', '.join(unknown)}; valid: {', '.join(sorted(TOP_KEYS))}")
+    bad = sorted(set(config.get("model") or {}) - MODEL_KEYS)
+    if bad:
+        raise ConfigError(f"unknown model key(s) {', '.join(bad)}; valid: {', '.join(sorted(MODEL_KEYS))}")
+    for stage in STAGES:
+        section = config.get(stage) or {}
+        if not isinstance(section, dict):
+            raise ConfigError(f"config section {stage!r} must be a mapping of flags")
+        flags = stage_flags(stage)
+        for key in section:
+            if key in WIRED[stage]:
+                raise ConfigError(f"{stage}.{key} is set by the pipeline (it wires the stages together)")
+            if key not in flags:
+                raise ConfigError(f"unknown key {stage}.{key}: not a flag of {SCRIPTS.get(stage, 'train_lora.py')}")
+
+
+def to_argv(values: dict, flags: dict) -> list[str]:
+    argv: list[str] = []
+    for key, value in values.items():
+        if value is None:
+            continue
+        action = flags.get(key)
+        if isinstance(action, argparse._StoreTrueAction):
+            if value:
+                argv.append(f"--{key}")
+        elif isinstance(action, argparse._AppendAction):
+            for v in (value if isinstance(value, list) else [value]):
+                argv += [f"--{key}", str(v)]
+        elif isinstance(value, list):
+            argv += [f"--{key}", *map(str, value)]
+        else:
+            argv += [f"--{key}", str(value)]
+    return argv
+
+
+# ----------------------------------------------------------------------------- the run
+
+class Pipeline:
+    def __init__(self, config: dict, debug: bool = False):
+        from autoact.tasks import get_task, register_spec
+        self.config = config
+        self.debug = debug
+        for spec in _as_list(config.get("task_spec")):
+            register_spec(spec)
+        self.task = get_task(config.get("task", "hotpotqa"))
+        self.work = Path(config.get("work_dir", "runs/smoke"))
+        self.model = dict(config.get("model") or {})
+        self.paths = {
+            "seeds": self.work / "seed_examples.json",
+            "self_instruct": self.work / "self_instruct.json",
+            "tools": self.work / "tools.json",
+            "trajectories": self.work / "trajectories.jsonl",
+            "data": self.work / "data",
+            "lora": self.work / "lora",
+            "eval": self.work / "eval",
+            "report": self.work / "report",
+        }
+
+    # -- helpers -----------------------------------------------------------------------------
+    def section(self, stage: str) -> dict:
+        return dict(self.config.get(stage) or {})
+
+    def llm_flags(self, teacher_ok: bool) -> list[str]:
+        m = self.model
+        argv: list[str] = []
+        if teacher_ok and m.get("teacher"):
+            argv += ["--scripted_policy", m["teacher"]]
+        for key, flag in (("base_url", "--base_url"), ("api_key", "--api_key"), ("backend", "--backend")):
+            if m.get(key) and not (teacher_ok and m.get("teacher")):
+                argv += [flag, str(m[key])]
+        return argv
+
+    def common(self) -> list[str]:
+        argv: list[str] = []
+        for spec in _as_list(self.config.get("task_spec")):
+            argv += ["--task_spec", str(spec)]
+        return argv + (["--debug"] if self.debug else [])
+
+    def call(self, stage: str, argv: list[str]) -> None:
+        module = _load_script(stage)
+        args = module.make_parser().parse_args(argv)
+        for spec in getattr(args, "task_spec", None) or []:
+            from autoact.tasks import register_spec
+            register_spec(spec)
+        module.main(args)
+
+    def base_model(self) -> str:
+        name = str(self.model.get("base_model") or "")
+        if name == "tiny":
+            from autoact.tiny import build_tiny_model
+            return str(build_tiny_model(self.work / "tiny-model"))
+        if not name:
+            raise ConfigError("model.base_model is not set: the model the agents are trained on "
+                              "(a folder, hub id or alias), e.g. --set model.base_model=/models/Llama-2-13b-chat-hf")
+        return name
+
+    def seed_file(self) -> Path:
+        builtin = {"hotpotqa": "Meta_Hotpotqa.json", "scienceqa": "Meta_Scienceqa.json"}
+        name = builtin.get(self.task.name.lower())
+        if name:
+            return REPO / "Self_Instruct" / "Meta_sample" / name
+        from autoact.io import write_json_atomic
+        seeds = getattr(self.task, "seed_examples", None)
+        if not seeds:
+            raise ConfigError(f"task {self.task.name} has no seed examples for self-instruct")
+        write_json_atomic(self.paths["seeds"], seeds)
+        return self.paths["seeds"]
+
+    def eval_path(self) -> Path:
+        builtin = {"hotpotqa": "hotpotqa", "scienceqa": "scienceqa"}
+        if self.task.name.lower() in builtin:
+            return REPO / "Self_Planning/Group_Planning/benchmark_run/data" / builtin[self.task.name.lower()]
+        path = getattr(self.task, "eval_path", None)
+        if path is None:
+            raise ConfigError(f"task {self.task.name} has no eval_path: set it in its spec file")
+        return Path(path)
+
+    # -- stages ----------------------------------------------------------------------------
+    def self_instruct(self) -> tuple[str, Path]:
+        out = self.paths["self_instruct"]
+        sec = self.section("self_instruct")
+        n = int(sec.get("generate_all_num", 800))
+        if out.exists():
+            from autoact.io import read_records
+            if len(read_records(out, list_only=True)) >= n:
+                return "skip", out
+        argv = ["--source_data", str(self.seed_file()), "--target_data", str(out),
+                "--dataset_name", self.task.name, "--model_name", self.model.get("meta_agent", "llama-2-13b-chat")]
+        self.call("self_instruct", argv + to_argv(sec, stage_flags("self_instruct"))
+                  + self.llm_flags(True) + self.common())
+        return "done", out
+
+    def tool_selection(self) -> tuple[str, Path]:
+        out = self.paths["tools"]
+        if out.exists():
+            return "skip", out
+        argv = ["--task_name", self.task.name, "--tool_save_path", str(out),
+                "--model_name", self.model.get("meta_agent", "llama-2-13b-chat")]
+        self.call("tool_selection", argv + to_argv(self.section("tool_selection"), stage_flags("tool_selection"))
+                  + self.llm_flags(True) + self.common())
+        return "done", out
+
+    def trajectories(self) -> tuple[str, Path]:
+        out = self.paths["trajectories"]
+        if _log_complete(out, self.task.load_file(self.paths["self_instruct"])):
+            return "skip", out
+        argv = ["--agent_name", "ZeroshotThink_run_Agent", "--llm_name",
+                self.model.get("meta_agent", "llama-2-13b-chat"), "--task", self.task.name,
+                "--task_path", str(self.paths["self_instruct"]), "--save_path", str(out),
+                "--tools", str(self.paths["tools"])]
+        self.call("trajectories", argv + to_argv(self.section("trajectories"), stage_flags("trajectories"))
+                  + self.llm_flags(True) + self.common())
+        return "done", out
+
+    def filter(self) -> tuple[str, Path]:
+        sec = {"filter_num": 200, **self.section("filter")}
+        argv = ["--source_path", str(self.paths["trajectories"]), "--save_path", str(self.paths["data"]),
+                "--task_name", self.task.name]
+        self.call("filter", argv + to_argv(sec, stage_flags("filter")) + self.common())
+        return "done", self.paths["data"]
+
+    def train(self) -> tuple[str, Path]:
+        from autoact.train.lora import RECORD_FILE
+        sec = self.section("train")
+        launcher = sec.pop("launcher", "python")
+        base = self.base_model()
+        for role in ROLES:
+            out = self.paths["lora"] / role
+            argv = ["--model_name_or_path", base, "--data_path", str(self.paths["data"] / f"data_{role}.json"),
+                    "--output_dir", str(out)] + to_argv(sec, {})
+            print(f"  training the {role} agent -> {out}")
+            if launcher == "python":
+                from autoact.train.lora import train
+                train(argv)
+            else:
+                self._train_subprocess(launcher, argv)
+            if not (out / RECORD_FILE).exists():
+                raise ConfigError(f"training the {role} agent did not produce {out / RECORD_FILE}")
+        return "done", self.paths["lora"]
+
+    def _train_subprocess(self, launcher: str, argv: list[str]) -> None:
+        import subprocess
+        if launcher != "deepspeed":
+            raise ConfigError(f"train.launcher must be python or deepspeed, got {launcher!r}")
+        cmd = ["deepspeed"]
+        if os.environ.get("DS_ACCELERATOR") == "cpu":
+            cmd += ["--num_gpus", "1"]
+        cmd += [str(REPO / "Self_Planning/Train/train_lora.py"), *argv]
+        proc = subprocess.run(cmd, cwd=REPO)
+        if proc.returncode != 0:
+            raise ConfigError(f"training failed (exit {proc.returncode}): {' '.join(cmd[:6])} ...")
+
+    def eval(self) -> tuple[str, Path]:
+        out = self.paths["eval"]
+        sec = self.section("eval")
+        argv = ["--agent_name", "ZeroshotThink_run_Agent", "--task", self.task.name,
+                "--task_path", str(self.eval_path()), "--save_path", str(out), "--tools", str(self.paths["tools"])]
+        if self.model.get("base_url") and not sec.get("backend") == "hf":
+            argv += ["--base_url", str(self.model["base_url"])]
+            for role in ROLES:        # a server serving the adapters under their role names
+                argv += [f"--{role}_agent", role]
+        else:
+            argv += ["--backend", "hf", "--base_model", self.base_model()]
+            for role in ROLES:
+                argv += [f"--{role}_agent", str(self.paths["lora"] / role)]
+        self.call("eval", argv + to_argv(sec, stage_flags("eval")) + self.common())
+        return "done", out / "summary.json"
+
+    def report(self) -> tuple[str, Path]:
+        out = self.paths["report"]
+        self.call("report", [str(self.paths["eval"]), "--out", str(out)] + self.common())
+        return "done", out / "report.png"
+
+    def run(self, only: Sequence[str] | None = None) -> None:
+        self.work.mkdir(parents=True, exist_ok=True)
+        from autoact.io import write_json_atomic
+        write_json_atomic(self.work / "pipeline.json", self.config)
+        t_all = time.monotonic()
+        for stage in STAGES:
+            if only and stage not in only:
+                continue
+            t0 = time.monotonic()
+            print(f"[{stage}] ...", flush=True)
+            state, artefact = getattr(self, stage)()
+            word = "skipped (complete)" if state == "skip" else f"done in {time.monotonic() - t0:.1f} s"
+            print(f"[{stage}] {word}: {artefact}", flush=True)
+        print(f"pipeline finished in {time.monotonic() - t_all:.0f} s; work folder {self.work}")
+
+
+def _as_list(value) -> list:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _log_complete(path: Path, examples) -> bool:
+    if not path.exists():
+        return False
+    from autoact.io import read_jsonl_latest
+    done = {r["id"] for r in read_jsonl_latest(path) if not r.get("error")}
+    return all(ex.id in done for ex in examples)
+
+
+# ----------------------------------------------------------------------------- the command
+
+def make_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m autoact.pipeline", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--preset", choices=sorted(PRESETS), default=None,
+                   help="smoke (offline demo; the default when OPENAI_BASE_URL is not set), hotpotqa "
+                        "or scienceqa (the paper's recipe with the seed's hyper-parameters)")
+    p.add_argument("--config", default=None, help="YAML/JSON config merged over the preset")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override one setting, e.g. --set train.num_train_epochs=3 --set "
+                        "model.base_url=http://127.0.0.1:8000/v1 (repeatable)")
+    p.add_argument("--task", default=None, help="task name (overrides the preset's)")
+    p.add_argument("--task_spec", action="append", default=[], metavar="FILE",
+                   help="register a task from a spec file (repeatable)")
+    p.add_argument("--work_dir", default=None, help="work folder (default runs/<preset>)")
+    p.add_argument("--only", default=None, help=f"comma-separated stages to run (of {', '.join(STAGES)})")
+    p.add_argument("--debug", action="store_true", help="full tracebacks instead of one-line errors")
+    return p
+
+
+def resolve_config(args: argparse.Namespace) -> tuple[str, dict]:
+    preset = args.preset or ("hotpotqa" if os.environ.get("OPENAI_BASE_URL") else "smoke")
+    config = copy.deepcopy(PRESETS[preset])
+    if args.config:
+        config = merge(config, load_config_file(args.config))
+    if args.task:
+        config["task"] = args.task
+    if args.task_spec:
+        config["task_spec"] = _as_list(config.get("task_spec")) + list(args.task_spec)
+    if args.work_dir:
+        config["work_dir"] = args.work_dir
+    config = apply_sets(config, args.set)
+    validate(config)
+    return preset, config
+
+
+def main(args: argparse.Namespace) -> None:
+    preset, config = resolve_config(args)
+    print(f"preset {preset}; task {config.get('task')}; work folder {config.get('work_dir')}")
+    if preset == "smoke" or (config.get("model") or {}).get("teacher"):
+        print("note: the first three stages use the DEMO TEACHER, a scripted stand-in for the "
+              "Meta-Agent (not a model); scores are meaningless, the point is that every stage runs")
+    only = [s.strip() for s in args.only.split(",")] if args.only else None
+    if only:
+        bad = [s for s in only if s not in STAGES]
+        if bad:
+            raise ConfigError(f"unknown stage(s) {', '.join(bad)}; stages: {', '.join(STAGES)}")
+    Pipeline(config, debug=args.debug).run(only)
+
+
+def cli(argv: Sequence[str] | None = None) -> int:
+    return run(main, make_parser(), argv)
+
+
+if __name__ == "__main__":
+    sys.exit(cli())

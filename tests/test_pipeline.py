@@ -1,0 +1,84 @@
+"""The one-command pipeline: the smoke preset end to end (the README's main job), a task from a
+spec file through it, configuration, and continuing after an interruption."""
+
+import json
+
+import pytest
+
+from conftest import REPO, run_cli
+
+
+def pipeline(work, *extra, timeout=900):
+    return run_cli("-m", "autoact.pipeline", "--work_dir", str(work), *extra,
+                   env={"OPENAI_BASE_URL": ""}, timeout=timeout)
+
+
+@pytest.mark.slow
+def test_smoke_pipeline_end_to_end_then_rerun_skips(tmp_path):
+    work = tmp_path / "smoke"
+    proc = pipeline(work)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    out = proc.stdout
+    assert "preset smoke" in out and "DEMO TEACHER" in out
+    assert "| Method | Backbone | Easy F1 (EM) |" in out and "| autoact | tiny-model |" in out
+    for stage in ("self_instruct", "tool_selection", "trajectories", "filter", "train", "eval", "report"):
+        assert f"[{stage}] done" in out, stage
+    assert len(json.loads((work / "self_instruct.json").read_text())) == 24
+    assert [t["name"] for t in json.loads((work / "tools.json").read_text())] == ["BingSearch", "Retrieve", "Lookup"]
+    trajectories = [json.loads(x) for x in (work / "trajectories.jsonl").read_text().splitlines()]
+    assert len(trajectories) == 24
+    assert any(s["action"].startswith("BingSearch[") for s in trajectories[0]["steps"])
+    for role in ("plan", "tool", "reflect"):
+        assert json.loads((work / "data" / f"data_{role}.json").read_text())
+        assert (work / "lora" / role / "adapter_model.safetensors").exists()
+    summary = json.loads((work / "eval" / "summary.json").read_text())
+    assert summary["all"]["questions"] == 9 and summary["roles"]["plan"] == "plan"
+    png = (work / "report" / "report.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    again = pipeline(work)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "[self_instruct] skipped (complete)" in again.stdout
+    assert "[trajectories] skipped (complete)" in again.stdout
+    assert "already holds an adapter trained on this data" in again.stdout
+
+
+@pytest.mark.slow
+def test_a_spec_task_through_the_smoke_pipeline(tmp_path):
+    """tasks/arithmetic.yaml, found by name in ./tasks: Calculator word problems end to end."""
+    work = tmp_path / "arith"
+    proc = pipeline(work, "--task", "arithmetic", "--set", "eval.limit=4", "--set", "eval.levels=test")
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert [t["name"] for t in json.loads((work / "tools.json").read_text())] == ["Calculator"]
+    rec = json.loads((work / "trajectories.jsonl").read_text().splitlines()[0])
+    assert rec["task"] == "Arithmetic" and rec["steps"][0]["action"].startswith("Calculator[")
+    assert rec["correct"], rec["steps"]
+    assert "(1) Calculator[expression]" in rec["prompt"]
+    assert "### Arithmetic" in proc.stdout and "| Method | Backbone | Test F1 (EM) | All F1 (EM) |" in proc.stdout
+    summary = json.loads((work / "eval" / "summary.json").read_text())
+    assert summary["task"] == "Arithmetic" and summary["levels"]["test"]["questions"] == 4
+
+
+def test_config_file_sets_and_errors(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("self_instruct:\n  generate_all_num: 5\nfilter:\n  filter_num: 3\n")
+    proc = pipeline(tmp_path / "w", "--config", str(cfg), "--set", "self_instruct.generate_per_round_num=5",
+                    "--only", "self_instruct,tool_selection")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert len(json.loads((tmp_path / "w" / "self_instruct.json").read_text())) == 5
+    resolved = json.loads((tmp_path / "w" / "pipeline.json").read_text())
+    assert resolved["self_instruct"]["generate_per_round_num"] == 5 and resolved["filter"]["filter_num"] == 3
+    assert "[trajectories]" not in proc.stdout
+    for args, msg in ((["--set", "train.no_such=1"], "unknown key train.no_such"),
+                      (["--set", "nonsense.x=1"], "unknown config key(s) nonsense"),
+                      (["--set", "filter.save_path=x"], "filter.save_path is set by the pipeline"),
+                      (["--config", str(tmp_path / "missing.yaml")], "missing.yaml: no such config file"),
+                      (["--only", "everything"], "unknown stage(s) everything"),
+                      (["--task", "webshop"], "unknown task 'webshop'")):
+        bad = pipeline(tmp_path / "w2", *args)
+        assert bad.returncode == 2 and msg in bad.stderr and "Traceback" not in bad.stderr, (args, bad.stderr)
+
+
+def test_presets_for_the_paper_need_a_model(tmp_path):
+    proc = pipeline(tmp_path / "p", "--preset", "hotpotqa", "--only", "self_instruct")
+    assert proc.returncode == 2 and "no model for 'llama-2-13b-chat'" in proc.stderr
+    assert (REPO / "Scripts" / "run_pipeline.sh").exists()
