@@ -8,7 +8,6 @@ short names as aliases (``Code`` for ``Code Interpreter``).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from pathlib import Path
 
