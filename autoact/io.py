@@ -230,7 +230,7 @@ class JsonlLog:
         prepare_output(self.path)
         if self.path.exists():
             self._load()
-        self._f = open(self.path, "a", encoding="utf-8")
+        self._f = None          # opened on the first append: a run that fails early leaves no file
 
     def _load(self) -> None:
         raw = self.path.read_bytes()
@@ -266,6 +266,8 @@ class JsonlLog:
             raise ValueError(f"record has no {self.key!r} field")
         line = json.dumps(record, ensure_ascii=False) + "\n"
         with self._lock:
+            if self._f is None:
+                self._f = open(self.path, "a", encoding="utf-8")
             self._f.write(line)
             self._f.flush()
             if self.fsync:
@@ -280,16 +282,20 @@ class JsonlLog:
     def compact(self) -> None:
         """Rewrite the file (atomically) with only the latest record per key."""
         with self._lock:
-            self._f.close()
+            if self._f is not None:
+                self._f.close()
+                self._f = None
+            if not self.latest and not self.path.exists():
+                return
             write_text_atomic(self.path, "".join(
                 json.dumps(r, ensure_ascii=False) + "\n" for r in self.latest.values()))
             self.lines = len(self.latest)
-            self._f = open(self.path, "a", encoding="utf-8")
 
     def close(self) -> None:
         with self._lock:
-            if not self._f.closed:
+            if self._f is not None:
                 self._f.close()
+                self._f = None
 
     def __enter__(self) -> "JsonlLog":
         return self
