@@ -140,6 +140,30 @@ def read_records(path: PathLike, required: Iterable[str] = (), *, list_only: boo
     return [rec for _, rec in iter_records(path, required, list_only=list_only)]
 
 
+def read_mapping(path: PathLike, what: str = "file") -> dict:
+    """A YAML (``.yaml``/``.yml``) or JSON file holding a mapping; errors name file and line."""
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"{p}: no such {what}")
+    text = _read_text(p)
+    if p.suffix in (".yaml", ".yml"):
+        import yaml
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            where = f"{p}:{mark.line + 1}" if mark is not None else str(p)
+            raise DataError(f"{where}: invalid YAML: {getattr(err, 'problem', None) or err}") from None
+    else:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise DataError(f"{p}:{err.lineno}:{err.colno}: invalid JSON: {err.msg}") from None
+    if not isinstance(data, dict):
+        raise DataError(f"{p}: a {what} must be a mapping of keys")
+    return data
+
+
 def record_error(path: PathLike, line: int, message: str) -> DataError:
     """Build the standard ``file:line: message`` error for a record that fails validation."""
     return DataError(f"{path}:{line}: {message}")

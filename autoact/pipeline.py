@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Sequence
 
 from autoact.cli import run
-from autoact.errors import ConfigError, DataError
+from autoact.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
 STAGES = ("self_instruct", "tool_selection", "trajectories", "filter", "train", "eval", "report")
@@ -101,23 +101,8 @@ TOP_KEYS = {"task", "work_dir", "model", "task_spec"} | set(STAGES)
 # ----------------------------------------------------------------------------- configuration
 
 def load_config_file(path: str) -> dict:
-    p = Path(path)
-    if not p.is_file():
-        raise DataError(f"{p}: no such config file")
-    text = p.read_text(encoding="utf-8")
-    try:
-        if p.suffix in (".yaml", ".yml"):
-            import yaml
-            data = yaml.safe_load(text)
-        else:
-            data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise DataError(f"{p}:{err.lineno}:{err.colno}: invalid JSON: {err.msg}") from None
-    except Exception as err:  # noqa: BLE001 - yaml's error classes, imported lazily
-        raise DataError(f"{p}: invalid YAML: {getattr(err, 'problem', err)}") from None
-    if not isinstance(data, dict):
-        raise DataError(f"{p}: the config must be a mapping of sections")
-    return data
+    from autoact.io import read_mapping
+    return read_mapping(path, "config file")
 
 
 def merge(base: dict, over: dict) -> dict:

@@ -20,12 +20,11 @@ with ``--task_spec FILE`` on any stage, or found in a ``tasks/`` folder of the w
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 from autoact.errors import ConfigError, DataError
-from autoact.io import read_records
+from autoact.io import read_mapping, read_records
 from autoact.tasks.base import Example, Score, Task
 from autoact.tasks.hotpotqa import HotpotQA
 from autoact.tasks.scienceqa import ScienceQA
@@ -122,25 +121,7 @@ class SpecTask(Task):
 
 
 def load_spec(path: str | Path) -> SpecTask:
-    p = Path(path)
-    if not p.is_file():
-        raise DataError(f"{p}: no such task spec file")
-    text = p.read_text(encoding="utf-8")
-    try:
-        if p.suffix in (".yaml", ".yml"):
-            import yaml
-            spec = yaml.safe_load(text)
-        else:
-            spec = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise DataError(f"{p}:{err.lineno}:{err.colno}: invalid JSON: {err.msg}") from None
-    except Exception as err:  # noqa: BLE001 - yaml's errors share no base class we can import lazily
-        mark = getattr(err, "problem_mark", None)
-        where = f"{p}:{mark.line + 1}" if mark is not None else str(p)
-        raise DataError(f"{where}: invalid YAML: {getattr(err, 'problem', err)}") from None
-    if not isinstance(spec, dict):
-        raise DataError(f"{p}: a task spec must be a mapping of keys")
-    return SpecTask(spec, p)
+    return SpecTask(read_mapping(path, "task spec file"), Path(path))
 
 
 def spec_dirs() -> list[Path]:
