@@ -191,11 +191,13 @@ def prepare_output(path: PathLike, *, overwrite: bool = True, flag: str = "--ove
 def write_text_atomic(path: PathLike, text: str) -> None:
     """Write ``text`` to ``path`` via a temp file + fsync + rename (never a half-written file)."""
     p = prepare_output(path)
+    mode = p.stat().st_mode & 0o777 if p.exists() else 0o644   # mkstemp's 0600 is too private
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
+            os.fchmod(f.fileno(), mode)
             os.fsync(f.fileno())
         os.replace(tmp, p)
     except BaseException:

@@ -77,6 +77,15 @@ def test_write_json_atomic_leaves_no_temp_and_replaces(tmp_path):
     assert [p.name for p in f.parent.iterdir()] == ["out.json"]
 
 
+def test_write_json_atomic_file_mode(tmp_path):
+    f = tmp_path / "out.json"
+    write_json_atomic(f, [1])
+    assert f.stat().st_mode & 0o777 == 0o644          # not mkstemp's private 0600
+    f.chmod(0o640)
+    write_json_atomic(f, [2])
+    assert f.stat().st_mode & 0o777 == 0o640          # a replaced file keeps its mode
+
+
 def test_write_json_atomic_keeps_old_file_when_serialising_fails(tmp_path):
     f = tmp_path / "out.json"
     write_json_atomic(f, {"ok": True})
