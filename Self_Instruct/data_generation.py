@@ -19,7 +19,7 @@ import argparse
 import sys
 import time
 
-from autoact.cli import add_common_args, non_negative_int, positive_int, run, str2bool
+from autoact.cli import add_common_args, non_negative_int, positive_int, public_args, run, str2bool
 from autoact.llm import add_llm_args
 
 
@@ -128,7 +128,7 @@ def main(args: argparse.Namespace) -> None:
         st = gen.state
         summary = {"generated": len(items), "rounds": st.rounds, "rejected": dict(st.rejected),
                    "usage": llm.usage.as_dict(), "seconds": round(time.monotonic() - t0, 1)}
-        config = {k: v for k, v in vars(args).items() if k != "api_key"}
+        config = public_args(args)
         write_json_atomic(config_path, {"args": config, "task": task.name, "llm": llm.describe(),
                                         "summary": summary})
         print(f"generated {len(items)} {task.name} pairs in {st.rounds} rounds -> {target}")

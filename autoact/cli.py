@@ -38,6 +38,15 @@ def non_negative_int(value: str) -> int:
     return n
 
 
+#: flags never written to config files or records
+SECRET_FLAGS = frozenset({"api_key"})
+
+
+def public_args(args: argparse.Namespace) -> dict:
+    """The parsed flags, for a stage's ``*.config.json``, without secrets such as the API key."""
+    return {k: v for k, v in vars(args).items() if k not in SECRET_FLAGS}
+
+
 def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task_spec", action="append", default=[], metavar="FILE",
                         help="register a task from a spec file (YAML/JSON; repeatable); specs in "

@@ -22,7 +22,7 @@ import argparse
 import sys
 import time
 
-from autoact.cli import add_common_args, run
+from autoact.cli import add_common_args, public_args, run
 from autoact.llm import add_llm_args
 from autoact.tools import add_tool_args
 
@@ -151,7 +151,7 @@ def main(args: argparse.Namespace) -> None:
             run_all(examples, solve, logs[level], workers=workers, desc=f"{task.name} {level}",
                     max_consecutive_failures=args.max_consecutive_failures)
         summary = run_summary(task, out_dir, method=args.method, backbone=backbone,
-                              settings={k: v for k, v in vars(args).items() if k != "api_key"},
+                              settings=public_args(args),
                               roles=extra["roles"], seconds=round(time.monotonic() - t0, 1))
         write_json_atomic(out_dir / "summary.json", summary)
         for level, row in summary["levels"].items():

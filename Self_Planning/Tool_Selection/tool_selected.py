@@ -17,7 +17,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from autoact.cli import add_common_args, positive_int, run
+from autoact.cli import add_common_args, positive_int, public_args, run
 from autoact.llm import add_llm_args
 
 
@@ -73,7 +73,7 @@ def main(args: argparse.Namespace) -> None:
     finally:
         llm.close()
     write_json_atomic(out, [t.pool_entry() for t in selection.tools])
-    config = {k: v for k, v in vars(args).items() if k not in ("api_key",)}
+    config = public_args(args)
     write_json_atomic(out.with_name(out.stem + ".config.json"),
                       {"args": config, "task": task.name, "llm": llm.describe(),
                        "selected": [t.name for t in selection.tools],

@@ -19,7 +19,7 @@ import argparse
 import sys
 import time
 
-from autoact.cli import add_common_args, run
+from autoact.cli import add_common_args, public_args, run
 from autoact.llm import add_llm_args
 from autoact.tools import add_tool_args
 
@@ -77,7 +77,7 @@ def main(args: argparse.Namespace) -> None:
                           max_consecutive_failures=args.max_consecutive_failures)
         summary = {**summarize(records), "seconds": round(time.monotonic() - t0, 1),
                    "workers": workers, "tools": [t.name for t in tools]}
-        config = {k: v for k, v in vars(args).items() if k != "api_key"}
+        config = public_args(args)
         write_json_atomic(save.with_suffix(".config.json"),
                           {"args": config, "task": task.name, "llm": llm.describe(), "summary": summary})
         print(f"{summary['questions']} questions -> {save}: accuracy {summary['accuracy']:.3f}, "

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, free_port, run_cli
+from conftest import run_cli
 
 META = "Self_Instruct/Meta_sample/Meta_Hotpotqa.json"
 EASY = "Self_Planning/Group_Planning/benchmark_run/data/hotpotqa/easy.jsonl"
