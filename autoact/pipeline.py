@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import importlib.util
 import json
 import os
@@ -135,7 +136,9 @@ def apply_sets(config: dict, sets: Sequence[str]) -> dict:
     return config
 
 
+@functools.lru_cache(maxsize=None)
 def _load_script(stage: str):
+    """The stage script as a module (loaded once: validation and the run both use it)."""
     path = REPO / SCRIPTS[stage]
     spec = importlib.util.spec_from_file_location(f"autoact_stage_{stage}", path)
     module = importlib.util.module_from_spec(spec)

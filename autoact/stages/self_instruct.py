@@ -33,6 +33,7 @@ from autoact.llm.base import LLM, SamplingParams
 from autoact.tasks.base import Task
 from autoact.tasks.scienceqa import LETTERS, format_options, gold_index, parse_options
 from autoact.tools.image import ocr_words
+from autoact.tools.wiki import one_line
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +70,6 @@ class NoProgressError(AutoActError):
 
 # ----------------------------------------------------------------------------- formats
 
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
-
-
 def split_choice_question(question: str) -> tuple[str, list[str]]:
     """``"stem\\nOptions: (A) x (B) y"`` -> (stem, [x, y])."""
     at = question.rfind("Options:")
@@ -83,15 +80,15 @@ def split_choice_question(question: str) -> tuple[str, list[str]]:
 
 def render_example(task: Task, rec: dict) -> str:
     if task.answer_type != "choice":
-        return f"Question: {_one_line(rec['Question'])}\nAnswer: {_one_line(rec['Answer'])}"
+        return f"Question: {one_line(rec['Question'])}\nAnswer: {one_line(rec['Answer'])}"
     stem, options = split_choice_question(rec["Question"])
     if not options and isinstance(rec.get("choices"), list):
         options = [str(c) for c in rec["choices"]]
     gold = gold_index(rec["Answer"], options)
-    answer = f"{LETTERS[gold]}. {options[gold]}" if gold is not None else _one_line(rec["Answer"])
-    lines = [f"Question: {_one_line(stem)}", format_options(options)]
+    answer = f"{LETTERS[gold]}. {options[gold]}" if gold is not None else one_line(rec["Answer"])
+    lines = [f"Question: {one_line(stem)}", format_options(options)]
     if task.multimodal:
-        lines.append(f"Caption: {_one_line(rec.get('caption') or 'none')}")
+        lines.append(f"Caption: {one_line(str(rec.get('caption') or 'none'))}")
         ocr = ocr_words(str(rec.get("orc") or ""))
         lines.append(f"Ocr: {ocr if ocr and ocr != 'no text detected' else 'none'}")
     lines.append(f"Answer: {answer}")
@@ -171,8 +168,8 @@ def record_keys(task: Task, rec: dict) -> tuple[str, str]:
 
 
 def validate(task: Task, fields: dict, max_answer_chars: int) -> Candidate:
-    question = _one_line(fields.get("question", ""))
-    answer = _one_line(fields.get("answer", ""))
+    question = one_line(fields.get("question", ""))
+    answer = one_line(fields.get("answer", ""))
     if not question or not answer:
         return Candidate(None, "malformed")
     if task.answer_type != "choice":
@@ -183,7 +180,7 @@ def validate(task: Task, fields: dict, max_answer_chars: int) -> Candidate:
     options = parse_options("Options: " + fields.get("options", "")) if fields.get("options") \
         else split_choice_question(question)[1]
     stem = split_choice_question(question)[0] if "Options:" in question else question
-    options = [_one_line(o) for o in options if _one_line(o)]
+    options = [one_line(o) for o in options if one_line(o)]
     if len(options) < 2:
         return Candidate(None, "bad_options")
     gold = gold_index(answer, options)
@@ -191,8 +188,8 @@ def validate(task: Task, fields: dict, max_answer_chars: int) -> Candidate:
         return Candidate(None, "bad_answer_option")
     rec = {"Question": f"{stem}\n{format_options(options)}"}
     if task.multimodal:
-        caption = _one_line(fields.get("caption", ""))
-        ocr = _one_line(fields.get("ocr", ""))
+        caption = one_line(fields.get("caption", ""))
+        ocr = one_line(fields.get("ocr", ""))
         rec["caption"] = "" if caption.lower() in ("none", "n/a") else caption
         rec["orc"] = "" if ocr.lower() in ("none", "n/a") else ocr
     rec["Answer"] = f"{LETTERS[gold]}. {options[gold]}"
