@@ -10,7 +10,8 @@ HotpotQA {"Question", "Answer"}; ScienceQA {"Question" with its Options line, "c
 <target>.progress.jsonl: rerun the same command after a crash or Ctrl-C and it continues where it
 stopped, without duplicates. The resolved settings and a summary go to <target>.config.json.
 The model comes from an OpenAI-compatible server (--base_url / $OPENAI_BASE_URL) or a local model
-(--backend hf --model_path DIR); the chat API is used.
+(--backend hf --model_path DIR); the chat API is used, as the reference did, and the config
+records the decoding actually sent.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import argparse
 import sys
 import time
 
-from autoact.cli import add_common_args, non_negative_int, positive_int, public_args, run, str2bool
+from autoact.cli import (add_common_args, add_prompts_arg, non_negative_int, positive_int, public_args,
+                         run, str2bool)
 from autoact.llm import add_llm_args
 
 
@@ -56,6 +58,7 @@ def make_parser() -> argparse.ArgumentParser:
                    help="free-form answers must be shorter than this (reference: 20)")
     p.add_argument("--overwrite", action="store_true",
                    help="start afresh: ignore (and replace) an existing target and its progress")
+    add_prompts_arg(p)
     add_llm_args(p)
     add_common_args(p)
     return p
@@ -67,10 +70,12 @@ def main(args: argparse.Namespace) -> None:
     from autoact.errors import ConfigError
     from autoact.io import JsonlLog, prepare_output, read_records, write_json_atomic
     from autoact.llm import make_llm
+    from autoact.prompting import load_prompts
     from autoact.stages.self_instruct import SelfInstruct, Settings
     from autoact.tasks import get_task
 
     task = get_task(args.dataset_name)
+    prompts = load_prompts(args.prompts)
     if not 0 <= args.min_temperature <= args.max_temperature:
         raise ConfigError("--min_temperature must be >= 0 and <= --max_temperature")
     seeds = read_records(args.source_data, required=["Question", "Answer"], list_only=True)
@@ -102,7 +107,7 @@ def main(args: argparse.Namespace) -> None:
     llm = None
     try:
         llm = make_llm(args, args.model_name)
-        gen = SelfInstruct(task, seeds, llm, settings)
+        gen = SelfInstruct(task, seeds, llm, settings, prompts)
         if existing:
             progress.append({"round": -1, "items": existing, "rejected": {}, "temperature": None,
                              "reply": f"(pairs already in {target})", "seconds": 0})
@@ -130,7 +135,8 @@ def main(args: argparse.Namespace) -> None:
                    "usage": llm.usage.as_dict(), "seconds": round(time.monotonic() - t0, 1)}
         config = public_args(args)
         write_json_atomic(config_path, {"args": config, "task": task.name, "llm": llm.describe(),
-                                        "summary": summary})
+                                        "decoding": llm.decoding.summary(),
+                                        "prompts": prompts.describe(), "summary": summary})
         print(f"generated {len(items)} {task.name} pairs in {st.rounds} rounds -> {target}")
         print("rejected: " + (", ".join(f"{k} {v}" for k, v in sorted(st.rejected.items())) or "none"))
         u = summary["usage"]

@@ -55,6 +55,13 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
                         help="show full tracebacks and debug logging instead of one-line errors")
 
 
+def add_prompts_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--prompts", default=None, metavar="FILE",
+                        help="prompts file (YAML/JSON) overriding any of the shipped templates "
+                             "(autoact/assets/prompts.yaml; slots in README \"Prompts\"); give "
+                             "every stage the same file")
+
+
 def setup_logging(debug: bool = False) -> None:
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.INFO,

@@ -112,9 +112,24 @@ def _steps(prompt: str) -> list[tuple[str, str, str]]:
     return re.findall(r"\nThought \d+: (.*)\nAction \d+: (.*)\nObservation \d+: (.*)", prompt)
 
 
+@lru_cache(maxsize=1)
+def _titles() -> frozenset[str]:
+    from autoact.tools.corpus import hotpotqa_documents, hotpotqa_files
+    return frozenset(" ".join(t.split()) for t, _ in hotpotqa_documents(hotpotqa_files()))
+
+
 def _results(observation: str) -> list[str]:
-    """Titles of the "(Result i / n) Title: text" snippets of a BingSearch observation."""
-    return re.findall(r"\(Result \d+ / \d+\) (.+?): ", observation)
+    """Titles of the "Title: text" snippets of a BingSearch observation on the offline corpus
+    (snippets follow one another, so known titles followed by ": " mark where each starts)."""
+    found = []
+    head = observation.split(": ", 1)[0]
+    if head in _titles():
+        found.append((0, head))
+    for title in _titles():
+        at = observation.find(f" {title}: ")
+        if at > 0:
+            found.append((at, title))
+    return [t for _, t in sorted(found)]
 
 
 def _solve(req: Request) -> str:

@@ -32,3 +32,12 @@ class LLMConnectionError(LLMError):
 
 class LLMResponseError(LLMError):
     """The model server answered, but not with a usable completion."""
+
+
+class LLMRequestRejected(LLMError):
+    """The server refused a request (an HTTP 4xx other than 404/408/409/429)."""
+
+    def __init__(self, message: str, status: int, detail: str = ""):
+        super().__init__(message)
+        self.status = status
+        self.detail = detail

@@ -244,12 +244,17 @@ class JsonlLog:
     Opening an existing file reads it (a malformed line in the middle is an error that names the
     line and leaves the file untouched; a torn last line from a crash is dropped). ``append`` is
     thread-safe and durable on return. ``latest`` maps each key to its last record.
+    ``normalize(record, line)`` turns each loaded line into this project's shape (e.g. a line
+    the reference wrote); a file with such lines is never rewritten by :meth:`compact`.
     """
 
-    def __init__(self, path: PathLike, key: str = "id", *, fsync: bool = True):
+    def __init__(self, path: PathLike, key: str = "id", *, fsync: bool = True,
+                 normalize: Callable[[dict, int], dict] | None = None):
         self.path = Path(path)
         self.key = key
         self.fsync = fsync
+        self.normalize = normalize
+        self.converted = 0      # loaded lines that normalize rewrote
         self._lock = threading.Lock()
         self.latest: dict[Any, dict] = {}
         self.lines = 0
@@ -278,6 +283,11 @@ class JsonlLog:
                 raw = raw[:cut]
         text = raw.decode("utf-8", errors="strict")
         for line, rec in iter_jsonl(self.path, text=text):
+            if self.normalize is not None and isinstance(rec, dict):
+                new = self.normalize(rec, line)
+                if new is not rec:
+                    self.converted += 1
+                rec = new
             if not isinstance(rec, dict) or self.key not in rec:
                 raise DataError(f"{self.path}:{line}: expected an object with \"{self.key}\"; "
                                 f"is this the right output file?")
@@ -306,12 +316,13 @@ class JsonlLog:
         return list(self.latest.values())
 
     def compact(self) -> None:
-        """Rewrite the file (atomically) with only the latest record per key."""
+        """Rewrite the file (atomically) with only the latest record per key (not a file whose
+        lines ``normalize`` rewrote: those stay as they were written)."""
         with self._lock:
             if self._f is not None:
                 self._f.close()
                 self._f = None
-            if not self.latest and not self.path.exists():
+            if (not self.latest and not self.path.exists()) or self.converted:
                 return
             write_text_atomic(self.path, "".join(
                 json.dumps(r, ensure_ascii=False) + "\n" for r in self.latest.values()))

@@ -14,8 +14,14 @@ the keys of a stage's section are its script's flags (unknown keys are an error)
 The ``smoke`` preset (the default when no server is configured) needs no GPU, network or weights:
 it builds the tiny random model, uses the scripted DEMO TEACHER (:mod:`autoact.demo_teacher`, not
 a model) for the first three stages, then really filters, really LoRA-trains the three agents on
-the tiny model, really runs group planning with them on the offline corpus, and writes the report.
-It shows that every stage and hand-off works on this machine; its scores mean nothing.
+the tiny model, really runs group planning with them on the distractor corpus (the evaluation
+questions' own contexts: a closed setting), and writes the report. It shows that every stage and
+hand-off works on this machine; its scores mean nothing. The ``hotpotqa``/``scienceqa`` presets
+run the reference's protocol: its decoding (the stages' defaults) and live Wikipedia.
+
+Top-level keys besides the stage sections: ``task``, ``task_spec``, ``work_dir``, ``model``,
+``prompts`` (a prompts file for every stage), ``wiki`` and ``corpus_index`` (the retrieval
+setting of synthesis and evaluation).
 """
 
 from __future__ import annotations
@@ -47,13 +53,13 @@ SCRIPTS = {
 }
 #: keys the pipeline fills itself (paths between stages); a config may not set them
 WIRED = {
-    "self_instruct": {"source_data", "target_data", "dataset_name"},
-    "tool_selection": {"task_name", "tool_save_path"},
-    "trajectories": {"task", "task_path", "save_path", "tools", "agent_name"},
-    "filter": {"source_path", "save_path", "task_name"},
+    "self_instruct": {"source_data", "target_data", "dataset_name", "prompts"},
+    "tool_selection": {"task_name", "tool_save_path", "prompts"},
+    "trajectories": {"task", "task_path", "save_path", "tools", "agent_name", "prompts"},
+    "filter": {"source_path", "save_path", "task_name", "prompts"},
     "train": {"data_path", "output_dir", "model_name_or_path"},
     "eval": {"task", "task_path", "save_path", "tools", "plan_agent", "tool_agent",
-             "reflect_agent", "agent_name"},
+             "reflect_agent", "agent_name", "prompts"},
     "report": {"runs", "out"},
 }
 
@@ -61,6 +67,7 @@ PRESETS: dict[str, dict] = {
     "smoke": {
         "task": "hotpotqa",
         "work_dir": "runs/smoke",
+        "wiki": "distractor",
         "model": {"teacher": "demo_teacher", "base_model": "tiny"},
         "self_instruct": {"generate_all_num": 24, "generate_per_round_num": 8, "workers": 2},
         "tool_selection": {},
@@ -69,13 +76,15 @@ PRESETS: dict[str, dict] = {
         "train": {"num_train_epochs": 1, "learning_rate": 2e-3, "per_device_train_batch_size": 4,
                   "model_max_length": 3072, "lora_dropout": 0.0, "save_strategy": "no",
                   "logging_steps": 5, "launcher": "python"},
-        "eval": {"levels": "easy,medium,hard", "limit": 3, "max_steps": 4, "max_tokens": 12,
-                 "max_context_len": 2000, "temperature": 0.0},
+        # the tiny model decodes greedily (no num_beams): not the paper's protocol, a smoke test
+        "eval": {"limit": 3, "max_steps": 4, "max_tokens": 12, "max_context_len": 2000,
+                 "temperature": 0.0, "num_beams": 1},
         "report": {},
     },
     "hotpotqa": {
         "task": "hotpotqa",
         "work_dir": "runs/hotpotqa",
+        "wiki": "live",
         "model": {"meta_agent": "llama-2-13b-chat", "base_model": "llama-2-13b-chat"},
         "self_instruct": {"generate_all_num": 800, "generate_per_round_num": 10},
         "tool_selection": {"top_k": 40, "top_p": 0.75, "max_tokens": 1024},
@@ -96,7 +105,10 @@ PRESETS: dict[str, dict] = {
 PRESETS["scienceqa"] = {**copy.deepcopy(PRESETS["hotpotqa"]), "task": "scienceqa", "work_dir": "runs/scienceqa"}
 PRESETS["scienceqa"]["self_instruct"]["generate_all_num"] = 800
 MODEL_KEYS = {"teacher", "meta_agent", "base_model", "base_url", "api_key", "backend"}
-TOP_KEYS = {"task", "work_dir", "model", "task_spec"} | set(STAGES)
+TOP_KEYS = {"task", "work_dir", "model", "task_spec", "prompts", "wiki", "corpus_index"} | set(STAGES)
+#: stages that take --prompts, and those that take the retrieval flags
+PROMPT_STAGES = ("self_instruct", "tool_selection", "trajectories", "filter", "eval")
+RETRIEVAL_STAGES = ("trajectories", "eval")
 
 
 # ----------------------------------------------------------------------------- configuration
@@ -166,6 +178,8 @@ def validate(config: dict) -> None:
     bad = sorted(set(config.get("model") or {}) - MODEL_KEYS)
     if bad:
         raise ConfigError(f"unknown model key(s) {', '.join(bad)}; valid: {', '.join(sorted(MODEL_KEYS))}")
+    if config.get("wiki") is not None and config["wiki"] not in ("live", "offline", "distractor"):
+        raise ConfigError(f"wiki must be live, offline or distractor, got {config['wiki']!r}")
     for stage in STAGES:
         section = config.get(stage) or {}
         if not isinstance(section, dict):
@@ -234,10 +248,19 @@ class Pipeline:
                 argv += [flag, str(m[key])]
         return argv
 
-    def common(self) -> list[str]:
+    def common(self, stage: str | None = None) -> list[str]:
+        """Flags every stage gets: task specs, --debug, and by stage the prompts file and the
+        retrieval setting (a stage section's own wiki/corpus_index win)."""
         argv: list[str] = []
         for spec in _as_list(self.config.get("task_spec")):
             argv += ["--task_spec", str(spec)]
+        if stage in PROMPT_STAGES and self.config.get("prompts"):
+            argv += ["--prompts", str(self.config["prompts"])]
+        if stage in RETRIEVAL_STAGES:
+            sec = self.section(stage)
+            for key in ("wiki", "corpus_index"):
+                if self.config.get(key) and key not in sec:
+                    argv += [f"--{key}", str(self.config[key])]
         return argv + (["--debug"] if self.debug else [])
 
     def call(self, stage: str, argv: list[str]) -> None:
@@ -291,7 +314,7 @@ class Pipeline:
         argv = ["--source_data", str(self.seed_file()), "--target_data", str(out),
                 "--dataset_name", self.task.name, "--model_name", self.model.get("meta_agent", "llama-2-13b-chat")]
         self.call("self_instruct", argv + to_argv(sec, stage_flags("self_instruct"))
-                  + self.llm_flags(True) + self.common())
+                  + self.llm_flags(True) + self.common("self_instruct"))
         return "done", out
 
     def tool_selection(self) -> tuple[str, Path]:
@@ -301,7 +324,7 @@ class Pipeline:
         argv = ["--task_name", self.task.name, "--tool_save_path", str(out),
                 "--model_name", self.model.get("meta_agent", "llama-2-13b-chat")]
         self.call("tool_selection", argv + to_argv(self.section("tool_selection"), stage_flags("tool_selection"))
-                  + self.llm_flags(True) + self.common())
+                  + self.llm_flags(True) + self.common("tool_selection"))
         return "done", out
 
     def trajectories(self) -> tuple[str, Path]:
@@ -313,14 +336,14 @@ class Pipeline:
                 "--task_path", str(self.paths["self_instruct"]), "--save_path", str(out),
                 "--tools", str(self.paths["tools"])]
         self.call("trajectories", argv + to_argv(self.section("trajectories"), stage_flags("trajectories"))
-                  + self.llm_flags(True) + self.common())
+                  + self.llm_flags(True) + self.common("trajectories"))
         return "done", out
 
     def filter(self) -> tuple[str, Path]:
         sec = {"filter_num": 200, **self.section("filter")}
         argv = ["--source_path", str(self.paths["trajectories"]), "--save_path", str(self.paths["data"]),
                 "--task_name", self.task.name]
-        self.call("filter", argv + to_argv(sec, stage_flags("filter")) + self.common())
+        self.call("filter", argv + to_argv(sec, stage_flags("filter")) + self.common("filter"))
         return "done", self.paths["data"]
 
     def train(self) -> tuple[str, Path]:
@@ -367,7 +390,10 @@ class Pipeline:
             argv += ["--backend", "hf", "--base_model", self.base_model()]
             for role in ROLES:
                 argv += [f"--{role}_agent", str(self.paths["lora"] / role)]
-        self.call("eval", argv + to_argv(sec, stage_flags("eval")) + self.common())
+        if self.section("filter").get("criterion") == "none" and "label" not in sec:
+            # agents trained on unfiltered trajectories: the paper's -filtering ablation
+            argv += ["--label", f"{sec.get('method', 'autoact')} -filtering"]
+        self.call("eval", argv + to_argv(sec, stage_flags("eval")) + self.common("eval"))
         return "done", out / "summary.json"
 
     def report(self) -> tuple[str, Path]:
@@ -375,7 +401,21 @@ class Pipeline:
         self.call("report", [str(self.paths["eval"]), "--out", str(out)] + self.common())
         return "done", out / "report.png"
 
+    def check_work_dir(self) -> None:
+        """A work folder belongs to one task: its stages' outputs would not fit another."""
+        from autoact.io import read_json
+        recorded = self.work / "pipeline.json"
+        if recorded.is_file():
+            old = read_json(recorded)
+            if isinstance(old, dict) and old.get("task") and \
+                    str(old["task"]).lower() != str(self.config.get("task", "")).lower():
+                raise ConfigError(f"{self.work} holds a {old['task']} run; pass another --work_dir "
+                                  f"for {self.config.get('task')}")
+
     def run(self, only: Sequence[str] | None = None) -> None:
+        if self.work.exists() and not self.work.is_dir():
+            raise ConfigError(f"--work_dir {self.work}: is a file, expected a folder")
+        self.check_work_dir()
         self.work.mkdir(parents=True, exist_ok=True)
         from autoact.io import write_json_atomic
         write_json_atomic(self.work / "pipeline.json", self.config)
@@ -389,6 +429,15 @@ class Pipeline:
             word = "skipped (complete)" if state == "skip" else f"done in {time.monotonic() - t0:.1f} s"
             print(f"[{stage}] {word}: {artefact}", flush=True)
         print(f"pipeline finished in {time.monotonic() - t_all:.0f} s; work folder {self.work}")
+
+
+def _uses_retrieval(config: dict) -> bool:
+    """Whether the task's default tools read from the retrieval setting."""
+    from autoact.tasks import get_task, register_spec
+    from autoact.tools import RETRIEVAL_TOOLS
+    for spec in _as_list(config.get("task_spec")):
+        register_spec(spec)
+    return bool(RETRIEVAL_TOOLS & set(get_task(config.get("task", "hotpotqa")).default_tools))
 
 
 def _as_list(value) -> list:
@@ -431,8 +480,10 @@ def resolve_config(args: argparse.Namespace) -> tuple[str, dict]:
     config = copy.deepcopy(PRESETS[preset])
     if args.config:
         config = merge(config, load_config_file(args.config))
-    if args.task:
+    if args.task and args.task.lower() != str(config.get("task", "")).lower():
         config["task"] = args.task
+        if not args.work_dir:          # one work folder per task: runs/smoke-arithmetic
+            config["work_dir"] = f"{config.get('work_dir', 'runs/' + preset)}-{args.task.lower()}"
     if args.task_spec:
         config["task_spec"] = _as_list(config.get("task_spec")) + list(args.task_spec)
     if args.work_dir:
@@ -448,6 +499,9 @@ def main(args: argparse.Namespace) -> None:
     if preset == "smoke" or (config.get("model") or {}).get("teacher"):
         print("note: the first three stages use the DEMO TEACHER, a scripted stand-in for the "
               "Meta-Agent (not a model); scores are meaningless, the point is that every stage runs")
+    if config.get("wiki") == "distractor" and _uses_retrieval(config):
+        print("note: retrieval is the distractor setting (the evaluation questions' own context "
+              "paragraphs, gold included): a closed setting, not the paper's open Wikipedia")
     only = [s.strip() for s in args.only.split(",")] if args.only else None
     if only:
         bad = [s for s in only if s not in STAGES]

@@ -38,9 +38,9 @@ def solve(model: str, adapters: dict[str, str], n: int, workers: int, out: Path)
     from autoact.llm.hf_backend import HFLLM
     from autoact.tasks import get_task
     from autoact.tools import Environment, default_selection
-    from autoact.tools.corpus import OfflineCorpus, default_index
+    from autoact.tools.corpus import OfflineCorpus, distractor_index
 
-    corpus = OfflineCorpus(default_index())
+    corpus = OfflineCorpus(distractor_index())
     env = Environment(wiki=corpus, search=corpus)
     llm = HFLLM(model, adapters, max_batch_size=16, batch_wait=0.02)
     roles = RoleMap(*(r if r in adapters else next(iter(adapters)) for r in ROLES))
@@ -50,7 +50,8 @@ def solve(model: str, adapters: dict[str, str], n: int, workers: int, out: Path)
 
     task = get_task("hotpotqa")
     examples = task.load_file(REPO / "Self_Planning/Group_Planning/benchmark_run/data/hotpotqa/easy.jsonl")[:n]
-    fn = make_solver(task, default_selection("hotpotqa"), env, llm, GroupPlanningAgent(llm, roles), Args, {})
+    fn = make_solver(task, default_selection(task.default_tools), env, llm, GroupPlanningAgent(llm, roles),
+                     Args, {})
     t = time.perf_counter()
     with JsonlLog(out) as log:
         recs = run_all(examples, fn, log, workers=workers, show_progress=False)
@@ -76,8 +77,8 @@ def main() -> None:
         child(*args.child)
         return
     from autoact.tiny import build_random_adapter, build_tiny_model
-    from autoact.tools.corpus import default_index
-    default_index()
+    from autoact.tools.corpus import distractor_index
+    distractor_index()
     figures: dict = {"machine": machine(), "questions": args.n}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

@@ -30,9 +30,9 @@ def run(url: str, examples, workers: int, out: Path) -> tuple[float, int]:
     from autoact.llm.openai_backend import OpenAILLM
     from autoact.tasks import get_task
     from autoact.tools import Environment, default_selection
-    from autoact.tools.corpus import OfflineCorpus, default_index
+    from autoact.tools.corpus import OfflineCorpus, distractor_index
 
-    corpus = OfflineCorpus(default_index())
+    corpus = OfflineCorpus(distractor_index())
     env = Environment(wiki=corpus, search=corpus)
     llm = OpenAILLM(url, default_model="tiny", max_in_flight=64)
 
@@ -40,7 +40,8 @@ def run(url: str, examples, workers: int, out: Path) -> tuple[float, int]:
         max_steps, max_context_len, max_tokens, temperature, top_p, top_k, seed = 15, 4096, 64, 0.0, 1.0, -1, 0
 
     task = get_task("hotpotqa")
-    solve = make_solver(task, default_selection("hotpotqa"), env, llm, ZeroshotThinkAgent(llm), Args, {})
+    solve = make_solver(task, default_selection(task.default_tools), env, llm,
+                        ZeroshotThinkAgent(llm), Args, {})
     t = time.perf_counter()
     with JsonlLog(out) as log:
         recs = run_all(examples, solve, log, workers=workers, show_progress=False)
@@ -57,8 +58,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=32)
     args = ap.parse_args()
     from autoact.tasks import get_task
-    from autoact.tools.corpus import default_index
-    default_index()   # build the default corpus before timing
+    from autoact.tools.corpus import distractor_index
+    distractor_index()   # build the distractor corpus before timing
     examples = get_task("hotpotqa").load_file(
         REPO / "Self_Planning/Group_Planning/benchmark_run/data/hotpotqa/medium.jsonl")[:args.n]
     with tempfile.TemporaryDirectory() as tmp, \

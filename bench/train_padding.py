@@ -30,7 +30,7 @@ def synthetic_plan_data(n: int, seed: int = 0) -> list[dict]:
     from autoact.tools import default_selection
 
     task = get_task("hotpotqa")
-    instr = instruction(task, default_selection("hotpotqa"))
+    instr = instruction(task, default_selection(task.default_tools))
     rows = [ex for lv in task.load_levels(REPO / "Self_Planning/Group_Planning/benchmark_run/data/hotpotqa").values()
             for ex in lv]
     rng = random.Random(seed)

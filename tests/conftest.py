@@ -132,9 +132,15 @@ def vllm_server(tiny_model, tiny_adapters, trained_adapters, tmp_path_factory):
         stop(proc)
 
 
+#: CLI runs in tests read the shipped evaluation contexts unless a test asks for another
+#: retrieval setting (the stage default, live Wikipedia, needs a network; tests of it point
+#: AUTOACT_WIKI_URL at autoact.testing.mediawiki's stand-in)
+TEST_ENV = {"AUTOACT_WIKI": "distractor"}
+
+
 def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None,
             timeout: float = 300) -> subprocess.CompletedProcess:
     """Run ``python <args>`` as a user would, from the repo root by default."""
-    full_env = {**os.environ, **(env or {})}
+    full_env = {**os.environ, **TEST_ENV, **(env or {})}
     return subprocess.run([sys.executable, *args], cwd=cwd or REPO, env=full_env,
                           capture_output=True, text=True, timeout=timeout)

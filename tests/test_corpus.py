@@ -18,7 +18,7 @@ from autoact.tools.base import Page
 from autoact.tools.corpus import (
     OfflineCorpus,
     build_index,
-    default_index,
+    distractor_index,
     hotpotqa_documents,
     hotpotqa_files,
     query_words,
@@ -151,12 +151,21 @@ def test_connections_of_finished_threads_are_closed(corpus):
 
 
 def test_multi_paragraph_text_sets_intro(tmp_path):
-    build_index([("Multi", "First para. Still first.\n\nSecond para. More."), ("Single", "A. B c.")],
+    """The intro (what Retrieve shows) is the text up to the first blank line, as the
+    reference's docstore returned ``page_content.split("\\n\\n")[0]``."""
+    from autoact.tools import TOOLS, Environment, ToolContext
+    build_index([("Multi", "First para. Still first.\n\nSecond para. More."), ("Single", "A. B c."),
+                 ("Lead", "One. Two.\nThree in the lead. Four.\n\n== History ==\nLater. Text.")],
                 tmp_path / "m.sqlite", progress=False)
     c = OfflineCorpus(tmp_path / "m.sqlite")
     page = c.page("multi")
     assert page.sentences == ["First para.", "Still first.", "Second para.", "More."]
-    assert page.intro == 2 and c.page("single").intro is None
+    assert page.intro == 2 and c.page("single").intro == 1
+    lead = c.page("lead")
+    assert lead.intro == 4 and lead.sentences[4:] == ["Later.", "Text."]       # header dropped
+    ctx = ToolContext(env=Environment(wiki=c, search=c))
+    assert TOOLS["Retrieve"].run("Lead", ctx) == "One. Two. Three in the lead. Four."
+    assert TOOLS["Lookup"].run("Later", ctx) == "(Result 1/1) Later."
 
 
 # ----------------------------------------------------------------------------- sentences
@@ -270,15 +279,14 @@ def test_missing_or_invalid_index_says_how_to_build(tmp_path):
         OfflineCorpus(tmp_path)
 
 
-def test_default_index_builds_once_from_env_path(tmp_path, monkeypatch):
+def test_distractor_index_builds_once_and_is_labelled(tmp_path):
     target = tmp_path / "cache" / "corpus.sqlite"
-    monkeypatch.setenv("AUTOACT_CORPUS_INDEX", str(target))
-    assert default_index() == target and target.is_file()
+    assert distractor_index(target) == target and target.is_file()
     stamp = target.stat().st_mtime_ns
-    assert default_index() == target and target.stat().st_mtime_ns == stamp
-    assert OfflineCorpus(target).page("Badr Hari") is not None
-    explicit = tmp_path / "explicit.sqlite"
-    assert default_index(explicit) == explicit and explicit.is_file()
+    assert distractor_index(target) == target and target.stat().st_mtime_ns == stamp
+    c = OfflineCorpus(target)
+    assert c.page("Badr Hari") is not None
+    assert c.distractor and c.label == "distractor" and c.corpus_name == "hotpotqa-eval-contexts"
 
 
 # ----------------------------------------------------------------------------- CLI

@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from autoact.agents.baselines import COT_EXAMPLES, REACT_EXAMPLES, exemplar_questions
+from autoact.agents.baselines import exemplar_questions
+from autoact.prompting import default_prompts
 from autoact.llm.fake_server import react_policy
 from autoact.report.summary import run_summary
 from autoact.tasks import get_task
@@ -137,7 +138,9 @@ def test_exemplars_are_not_test_questions():
     for lv in get_task("scienceqa").load_levels(REPO / SCIENCE).values():
         shipped |= {e.question.split("\n")[0].strip().lower() for e in lv}
     assert not shipped & {q.strip().lower() for q in qs}
-    assert all("Action 1:" in REACT_EXAMPLES[k] and "Answer:" in COT_EXAMPLES[k] for k in REACT_EXAMPLES)
+    p = default_prompts()
+    assert all("Action 1:" in p.text(f"baselines.react_examples_{k}") and
+               "Answer:" in p.text(f"baselines.cot_examples_{k}") for k in ("free", "choice"))
 
 
 def test_scienceqa_grades_scored_by_option_matching(tmp_path, fake_server):
@@ -180,7 +183,7 @@ def test_summary_numbers_by_hand(tmp_path):
     }
     for level, recs in rows.items():
         (tmp_path / f"{level}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
-    s = run_summary(get_task("hotpotqa"), tmp_path, method="autoact", backbone="tiny", settings={},
+    s = run_summary(get_task("hotpotqa"), tmp_path, {}, method="autoact", backbone="tiny", settings={},
                     roles={}, seconds=1.0)
     assert s["levels"]["easy"]["em"] == 0.5 and s["levels"]["easy"]["f1"] == 0.75
     assert s["levels"]["hard"]["em"] == 0.0 and s["levels"]["hard"]["f1"] == 0.125    # error scores 0

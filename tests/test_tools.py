@@ -8,6 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from autoact.errors import ConfigError, DataError
+from autoact.tasks import get_task
 from autoact.tools import (POOL, TOOLS, Environment, ToolContext, default_selection, get_tool,
                            load_selection, parse_action, resolve_tool_name)
 from autoact.tools.wiki import NOT_FOUND_LOOKUP, NO_PAGE_LOOKUP, LiveWikipedia, WikipediaUnavailable
@@ -61,8 +62,8 @@ def test_pool_is_the_references_ten_plus_builtins():
     assert {"Finish", "Reflect"} <= set(TOOLS)
     for t in POOL:
         assert t.run is not None and t.definition and t.usage.startswith(t.name + "[")
-    assert [t.name for t in default_selection("HotpotQA")] == ["BingSearch", "Retrieve", "Lookup"]
-    assert [t.name for t in default_selection("scienceqa")] == ["BingSearch", "Retrieve", "Image2Text"]
+    assert [t.name for t in default_selection(get_task("HotpotQA").default_tools)] == ["BingSearch", "Retrieve", "Lookup"]
+    assert [t.name for t in default_selection(get_task("scienceqa").default_tools)] == ["BingSearch", "Retrieve", "Image2Text"]
 
 
 def test_load_selection_file(tmp_path):
@@ -86,13 +87,13 @@ def test_retrieve_hit_miss_and_lookup_paging(corpus):
     assert obs.startswith("Badr Hari") and "\n" not in obs
     assert ctx.page.title == "Badr Hari"
     first = lookup("kickbox", ctx)
-    assert first.startswith("(Result 1 / ")
-    n = int(first.split(" / ")[1].split(")")[0])
+    assert first.startswith("(Result 1/")                           # the reference's format
+    n = int(first.split("/")[1].split(")")[0])
     pages = [first] + [lookup("kickbox", ctx) for _ in range(n - 1)]
-    assert [p.split(")")[0] for p in pages] == [f"(Result {i} / {n}" for i in range(1, n + 1)]
-    assert lookup("kickbox", ctx) == "No more results for [kickbox]."
-    assert lookup("zzyzx", ctx) == "No results for [zzyzx]."
-    assert lookup("KICKBOX", ctx).startswith("(Result 1 / ")       # a new keyword starts again
+    assert [p.split(")")[0] for p in pages] == [f"(Result {i}/{n}" for i in range(1, n + 1)]
+    assert lookup("kickbox", ctx) == "No More Results"
+    assert lookup("zzyzx", ctx) == "No Results"
+    assert lookup("KICKBOX", ctx).startswith("(Result 1/")         # a new keyword starts again
     miss = retrieve("Badr Harri kickboxer", ctx)
     assert miss.startswith("Could not find [Badr Harri kickboxer]. Similar: ['Badr Hari'")
     assert lookup("kickbox", ctx) == NOT_FOUND_LOOKUP
@@ -113,7 +114,7 @@ def test_tool_state_is_per_question_under_threads(corpus):
     [t.join() for t in ts]
     for i, title in enumerate(titles):
         assert results[i][0] == title
-        assert results[i][1].startswith("(Result 1 / ")
+        assert results[i][1].startswith("(Result 1/")
 
 
 # --- BingSearch ----------------------------------------------------------------------------
@@ -121,9 +122,9 @@ def test_tool_state_is_per_question_under_threads(corpus):
 def test_bing_search_falls_back_to_offline_corpus_and_lookup_pages_results(corpus):
     ctx = ctx_for(Environment(wiki=corpus, search=corpus))
     obs = TOOLS["BingSearch"].run("Badr Hari kickboxer controversies", ctx)
-    assert obs.startswith("(Result 1 / 4) Badr Hari") and "(Result 4 / 4)" in obs
-    assert ctx.source == "search" and len(ctx.results) >= 4
-    assert TOOLS["Lookup"].run("Badr", ctx).startswith("(Result 1 / ")
+    assert ctx.source == "search" and len(ctx.results) == 4          # the reference's count=4
+    assert obs == " ".join(ctx.results) and obs.startswith("Badr Hari: ")
+    assert TOOLS["Lookup"].run("Badr", ctx).startswith("(Result 1/")
 
 
 class _SearxHandler(BaseHTTPRequestHandler):
@@ -153,10 +154,10 @@ def test_web_search_provider_from_environment(tmp_path, monkeypatch):
         web = WebSearch.from_env(DiskCache(tmp_path / "c.sqlite"))
         ctx = ctx_for(Environment(search=web))
         obs = TOOLS["BingSearch"].run("dog breeds & cats", ctx)
-        assert obs == ("(Result 1 / 4) snippet 0 & more (Result 2 / 4) snippet 1 & more "
-                       "(Result 3 / 4) snippet 2 & more (Result 4 / 4) snippet 3 & more")
+        assert obs == "snippet 0 & more snippet 1 & more snippet 2 & more snippet 3 & more"
         assert _SearxHandler.calls[0] == ("/search?format=json&q=dog+breeds+%26+cats", "Bearer secret-key")
-        assert TOOLS["Lookup"].run("snippet 5", ctx) == "(Result 1 / 1) snippet 5 & more"
+        assert TOOLS["Lookup"].run("snippet 3", ctx) == "(Result 1/1) snippet 3 & more"
+        assert TOOLS["Lookup"].run("snippet 5", ctx) == "No Results"      # only the 4 fetched
         TOOLS["BingSearch"].run("dog breeds & cats", ctx_for(Environment(search=web)))
         assert len(_SearxHandler.calls) == 1                      # second time from the cache
     finally:
@@ -222,8 +223,8 @@ def test_live_wikipedia_cache_makes_second_run_offline(tmp_path, monkeypatch):
 
     first, wiki1 = session()
     assert first[0] == "Milhouse Mussolini Van Houten is a recurring character. He is Bart's best friend."
-    assert first[1] == "(Result 1 / 3) Milhouse Mussolini Van Houten is a recurring character."
-    assert first[2] == "(Result 2 / 3) Milhouse has blue hair."
+    assert first[1] == "(Result 1/3) Milhouse Mussolini Van Houten is a recurring character."
+    assert first[2] == "(Result 2/3) Milhouse has blue hair."
     assert first[3] == "Could not find [Milhouse]. Similar: ['Milhouse Van Houten', 'Milhouse (disambiguation)']"
     assert first[4] == "Could not find [Mercury]. Similar: ['Mercury (planet)', 'Mercury (element)']"
     calls = fake.calls

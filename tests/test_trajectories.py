@@ -9,11 +9,10 @@ import time
 
 import pytest
 
-from autoact.agents.episode import (CORRECT, INCORRECT, PLEASE_REFLECT, REFLECT_ONLY_AFTER_FINISH,
-                                    TRY_AGAIN, Episode, clean_generation)
+from autoact.agents.episode import Episode, clean_generation
 from autoact.agents.group import GroupPlanningAgent
 from autoact.agents.meta import ZeroshotThinkAgent
-from autoact.agents.prompts import Step, instruction, prefix
+from autoact.agents.prompts import Step, instruction, prefix, step_text
 from autoact.agents.runner import run_all
 from autoact.agents.setup import make_solver
 from autoact.io import JsonlLog, read_jsonl_latest
@@ -21,18 +20,23 @@ from autoact.llm import RoleMap, SamplingParams
 from autoact.llm.fake_server import react_policy
 from autoact.llm.scripted import ScriptedLLM
 from autoact.llm.templates import agent_prompt
+from autoact.prompting import default_prompts
 from autoact.stages.filtering import build_training_data, role_examples
 from autoact.tasks import get_task
 from autoact.tools import Environment, default_selection
 from autoact.tools.wiki import NO_PAGE_LOOKUP
 
-from conftest import REPO, run_cli
+from conftest import REPO, TEST_ENV, run_cli
 
 HOTPOT = REPO / "Self_Planning/Group_Planning/benchmark_run/data/hotpotqa"
 SCIENCE = REPO / "Self_Planning/Group_Planning/benchmark_run/data/scienceqa"
 RUN_TASK = "Self_Planning/Traj_Syn/run_task.py"
 FILTER = "Scripts/filter_data.py"
 PARAMS = SamplingParams(max_tokens=64, stop=("\n",))
+_OBS = default_prompts()
+PLEASE_REFLECT, TRY_AGAIN, CORRECT, INCORRECT, REFLECT_ONLY_AFTER_FINISH = (
+    _OBS.render(f"observations.{k}") for k in
+    ("please_reflect", "try_again", "correct", "incorrect", "reflect_only_after_finish"))
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +64,7 @@ class Script:
 
 
 def play(task, ex, env, steps, **kw):
-    ep = Episode(task, ex, default_selection(task.name), env, **kw)
+    ep = Episode(task, ex, default_selection(task.default_tools), env, **kw)
     policy = Script(steps)
     while not ep.done and not ep.check_halt():
         ep.act(*policy.step(ep, PARAMS))
@@ -80,7 +84,7 @@ def test_correct_run(env, badr):
     assert rec["steps"][0]["observation"].startswith("Badr Hari")
     assert rec["reflection"] == ["right"] and rec["prediction"] == "Badr Hari"
     assert rec["prompt"].endswith("Action 3: Reflect[right]\nObservation 3: Answer is CORRECT")
-    assert rec["prompt"].startswith(instruction(get_task("hotpotqa"), default_selection("hotpotqa")))
+    assert rec["prompt"].startswith(instruction(get_task("hotpotqa"), default_selection(get_task("hotpotqa").default_tools)))
 
 
 def test_wrong_then_reflect_wrong_then_corrected(env, badr):
@@ -154,7 +158,7 @@ def test_clean_generation():
 
 def test_meta_agent_prompts_and_stops(env, badr):
     llm = ScriptedLLM(react_policy)
-    ep = Episode(get_task("hotpotqa"), badr, default_selection("hotpotqa"), env)
+    ep = Episode(get_task("hotpotqa"), badr, default_selection(get_task("hotpotqa").default_tools), env)
     agent = ZeroshotThinkAgent(llm)
     while not ep.done and not ep.check_halt():
         ep.act(*agent.step(ep, PARAMS))
@@ -172,7 +176,7 @@ def _solve_all(examples, env, workers, path):
     class Args:
         max_steps, max_context_len, max_tokens, temperature, top_p, top_k, seed = 15, 4096, 64, 0.0, 1.0, -1, 0
 
-    solve = make_solver(task, default_selection("hotpotqa"), env, llm, ZeroshotThinkAgent(llm), Args, {})
+    solve = make_solver(task, default_selection(get_task("hotpotqa").default_tools), env, llm, ZeroshotThinkAgent(llm), Args, {})
     with JsonlLog(path) as out:
         return run_all(examples, solve, out, workers=workers, show_progress=False)
 
@@ -205,11 +209,18 @@ def test_seed_command_against_fake_server(tmp_path, fake_server, env):
     for key in ("id", "question", "answer", "prediction", "correct", "reward", "halted", "error",
                 "steps", "reflection", "prompt", "llm", "usage"):
         assert key in recs[0], key
-    assert recs[0]["llm"] == {"backend": "openai", "model": "llama-2-13b-chat",
-                              "base_url": srv.url, "api": "completion"}
-    assert recs[0]["usage"]["calls"] == 6
+    assert recs[0]["llm"] == {"backend": "openai", "model": "llama-2-13b-chat", "base_url": srv.url}
+    assert recs[0]["usage"]["calls"] == 6 and recs[0]["retrieval"] == "distractor"
     cfg = json.loads(save.with_suffix(".config.json").read_text())
     assert cfg["summary"]["questions"] == 10 and cfg["summary"]["tools"] == ["BingSearch", "Retrieve", "Lookup"]
+    # the reference's decoding, recorded as sent: completions, temperature 0.9, 128 tokens, newline
+    sent = cfg["decoding"]["completions"]
+    assert sent["requests"] == 60 and sent["temperature"] == 0.9 and sent["max_tokens"] == 128
+    assert sent["stop"] == ["\n"] and "num_beams" not in sent and "chat.completions" not in cfg["decoding"]
+    assert {r["params"]["temperature"] for r in srv.requests} == {0.9}
+    assert cfg["tools"]["source"] == "the default selection of HotpotQA"
+    assert "tools: BingSearch, Retrieve, Lookup (from the default selection of HotpotQA)" in proc.stdout
+    assert cfg["retrieval"]["setting"] == "distractor" and "retrieval: distractor" in proc.stdout
     n = len(srv.requests)
     again = run_cli(*seed_command(save, "--limit", "10"), env={"OPENAI_BASE_URL": srv.url})
     assert again.returncode == 0 and len(srv.requests) == n       # all done: no new calls
@@ -234,7 +245,7 @@ def test_sigkill_mid_run_then_rerun_every_id_once(tmp_path, fake_server):
     srv = fake_server(react_policy, models=["llama-2-13b-chat"], latency=0.02)
     save = tmp_path / "kill.jsonl"
     cmd = [sys.executable, *seed_command(save, "--limit", "40", "--workers", "4")]
-    proc = subprocess.Popen(cmd, cwd=REPO, env={**os.environ, "OPENAI_BASE_URL": srv.url},
+    proc = subprocess.Popen(cmd, cwd=REPO, env={**os.environ, **TEST_ENV, "OPENAI_BASE_URL": srv.url},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
@@ -303,13 +314,13 @@ def test_unreachable_server_fails_fast(tmp_path):
 def hand_made_log(task, path):
     """Two trajectories written by hand: one right (with a reflection that fixed it, and an
     invalid step), one wrong."""
-    tools = default_selection("hotpotqa")
+    tools = default_selection(get_task("hotpotqa").default_tools)
     instr = instruction(task, tools)
     good = [Step("Find him.", "Retrieve[Badr Hari]", "Badr Hari is a kickboxer."),
             Step("Oops.", "Calculator[1]", "Invalid Action. Valid Actions are ..."),
             Step("Answer.", "Finish[Peter Aerts]", PLEASE_REFLECT),
             Step("Not sure.", "Reflect[wrong]", TRY_AGAIN),
-            Step("Check again.", "Lookup[best]", "(Result 1 / 1) best kickboxer."),
+            Step("Check again.", "Lookup[best]", "(Result 1/1) best kickboxer."),
             Step("It is him.", "Finish[Badr Hari]", CORRECT)]
     bad = [Step("Guess.", "Finish[no]", PLEASE_REFLECT), Step("Fine.", "Reflect[right]", INCORRECT)]
     recs = [
@@ -335,7 +346,7 @@ def test_filter_record_by_record(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "kept 1 of 2 trajectories" in proc.stdout
     data = {r: json.loads((tmp_path / "data" / f"data_{r}.json").read_text()) for r in ("plan", "tool", "reflect")}
-    s = [st.lines(i) for i, st in enumerate(good, 1)]
+    s = [step_text(st, i) for i, st in enumerate(good, 1)]
     expected_plan = [
         {"input": head + "\nThought 1:", "output": "Find him."},
         {"input": head + "\nThought 1: Find him.\nAction 1:", "output": "Retrieve"},
@@ -411,7 +422,7 @@ def test_train_inputs_are_byte_identical_to_group_planning_prompts(env, badr):
                    "It is Badr Hari.", "Finish", "Badr Hari"])
     llm = ScriptedLLM(lambda req: next(script))
     agent = GroupPlanningAgent(llm, RoleMap("planner", "tooler", "reflector"))
-    ep = Episode(task, badr, default_selection("hotpotqa"), env)
+    ep = Episode(task, badr, default_selection(get_task("hotpotqa").default_tools), env)
     while not ep.done and not ep.check_halt():
         ep.act(*agent.step(ep, PARAMS))
     rec = ep.record()

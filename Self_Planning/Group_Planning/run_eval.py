@@ -10,10 +10,15 @@ The agent names are model names on an OpenAI-compatible server (--base_url / $OP
 e.g. one vLLM server with the three adapters: Scripts/serve_vllm.sh), or with
 --backend hf --base_model DIR, adapter folders loaded once onto that base in this process.
 Writes one JSONL per level/grade into --save_path (easy.jsonl, ... / grade1-4.jsonl, ...),
-resumable like trajectory synthesis, and summary.json. --method picks the system:
+resumable like trajectory synthesis, summary.json and eval.config.json (settings, the decoding
+actually sent, tools, prompts file, retrieval setting). --method picks the system:
 autoact (three agents), single (one model plays all roles: --single_agent), no_reflect (no
 reflect agent: the first Finish is final), zeroshot (the Meta-Agent prompt, base model:
 --llm_name), react (few-shot ReAct, base model) or cot (few-shot chain of thought, base model).
+
+The reference's protocol by default: temperature 0.5, top_p 0.75, top_k 40, num_beams 4, at most
+256 tokens per call, stop at the newline; the tools of Self_Planning/Tool_Selection/{Task}_Tools.json
+when it exists; live Wikipedia (--wiki).
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import argparse
 import sys
 import time
 
-from autoact.cli import add_common_args, public_args, run
+from autoact.cli import add_common_args, add_prompts_arg, public_args, run
 from autoact.llm import add_llm_args
 from autoact.tools import add_tool_args
 
@@ -47,13 +52,18 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", choices=METHODS, default="autoact")
     p.add_argument("--backbone", default=None, help="label of this run's base model in reports "
                                                      "(default: the base model's name)")
+    p.add_argument("--label", default=None,
+                   help="the method's name in reports (default --method), e.g. \"autoact -filtering\" "
+                        "for agents trained on unfiltered trajectories")
     p.add_argument("--task", default="HotpotQA", help="task name (case-insensitive)")
     p.add_argument("--task_path", required=True,
                    help="a folder with one file per level/grade (or one file)")
     p.add_argument("--save_path", required=True, help="output folder (one JSONL per level + summary.json)")
     p.add_argument("--levels", default=None,
                    help="comma-separated levels/grades to run (default: all, e.g. easy,medium,hard)")
-    add_episode_args(p, max_steps=10, temperature=0.5, top_p=0.75, top_k=40)
+    add_episode_args(p, max_steps=10, temperature=0.5, top_p=0.75, top_k=40, max_tokens=256,
+                     num_beams=4, decoding_note="the reference's group planning")
+    add_prompts_arg(p)
     add_tool_args(p)
     add_llm_args(p)
     add_common_args(p)
@@ -105,30 +115,38 @@ def main(args: argparse.Namespace) -> None:
     from autoact.agents.group import GroupPlanningAgent
     from autoact.agents.meta import ZeroshotThinkAgent
     from autoact.agents.runner import run_all
-    from autoact.agents.setup import default_workers, make_solver, selected_tools
+    from autoact.agents.setup import announce_tools, default_workers, make_solver, selected_tools
     from autoact.errors import ConfigError
     from autoact.io import JsonlLog, prepare_output, write_json_atomic
-    from autoact.report.summary import run_summary
+    from autoact.prompting import load_prompts
+    from autoact.report.summary import level_log, reference_normalizer, run_summary
     from autoact.tasks import get_task
-    from autoact.tools import make_environment
+    from autoact.tools import describe_retrieval, make_environment
 
     task = get_task(args.task)
     check_agent(args.agent_name, task)
-    tools = selected_tools(args, task)
+    prompts = load_prompts(args.prompts)
+    tools, tools_source = selected_tools(args.tools, task, prompts)
     levels = [x.strip() for x in args.levels.split(",") if x.strip()] if args.levels else None
     groups = task.load_levels(args.task_path, levels)
     out_dir = Path(args.save_path)
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"--save_path {out_dir}: is a file, expected a folder")
     logs = {}
-    for level in groups:
-        path = prepare_output(out_dir / f"{level}.jsonl")
+    for level, examples in groups.items():
+        path = prepare_output(level_log(task, out_dir, level))
         if args.overwrite and path.exists():
             path.unlink()
-        logs[level] = JsonlLog(path)      # an existing log is read (and checked) before any work
+        # an existing log is read (and checked) before any work; lines the reference wrote
+        # (its 1-4.jsonl, easy.jsonl, ...) count as done for the questions they answer
+        logs[level] = JsonlLog(path, normalize=reference_normalizer(task, level, examples, path))
+        if logs[level].converted:
+            print(f"{path}: {logs[level].converted} lines from the reference's run; continuing it")
     llm = None
     try:
-        env = make_environment(args)
+        announce_tools(tools, tools_source)
+        env = make_environment(args, tools)
+        print(describe_retrieval(env.retrieval), flush=True)
         llm, roles = build_llm(args, args.method)
         workers = default_workers(args, llm)
         policy, instruction, reflect = {
@@ -136,28 +154,37 @@ def main(args: argparse.Namespace) -> None:
             "single": (GroupPlanningAgent(llm, roles), "", True),
             "no_reflect": (GroupPlanningAgent(llm, roles), "", False),
             "zeroshot": (ZeroshotThinkAgent(llm, roles.plan), "", True),
-            "react": (ZeroshotThinkAgent(llm, roles.plan), react_instruction(task, tools), False),
-            "cot": (CoTAgent(llm, roles.plan), cot_instruction(task), False),
+            "react": (ZeroshotThinkAgent(llm, roles.plan), react_instruction(task, tools, prompts), False),
+            "cot": (CoTAgent(llm, roles.plan), cot_instruction(task, prompts), False),
         }[args.method]
         backbone = args.backbone or (Path(args.base_model).name if args.base_model else
                                      (llm.default_model or args.llm_name))
         extra = {"method": args.method, "agent": args.agent_name, "llm": llm.describe(),
-                 "roles": {"plan": roles.plan, "tool": roles.tool, "reflect": roles.reflect}}
+                 "roles": {"plan": roles.plan, "tool": roles.tool, "reflect": roles.reflect},
+                 "retrieval": env.retrieval["label"]}
         solve = make_solver(task, tools, env, llm, policy, args, extra, instruction=instruction,
-                            reflect=reflect)
+                            reflect=reflect, prompts=prompts)
         t0 = time.monotonic()
         for level, examples in groups.items():
             examples = examples[:args.limit] if args.limit else examples
             run_all(examples, solve, logs[level], workers=workers, desc=f"{task.name} {level}",
                     max_consecutive_failures=args.max_consecutive_failures)
-        summary = run_summary(task, out_dir, method=args.method, backbone=backbone,
-                              settings=public_args(args),
-                              roles=extra["roles"], seconds=round(time.monotonic() - t0, 1))
+        summary = run_summary(task, out_dir, {lv: lg.records() for lv, lg in logs.items()},
+                              method=args.label or args.method, backbone=backbone,
+                              settings=public_args(args), roles=extra["roles"],
+                              seconds=round(time.monotonic() - t0, 1), retrieval=env.retrieval)
+        write_json_atomic(out_dir / "eval.config.json", {
+            "args": public_args(args), "task": task.name, "method": args.method,
+            "label": args.label or args.method, "llm": llm.describe(),
+            "decoding": llm.decoding.summary(),
+            "tools": {"source": tools_source, "selected": [t.pool_entry() for t in tools]},
+            "prompts": prompts.describe(), "retrieval": env.retrieval})
         write_json_atomic(out_dir / "summary.json", summary)
         for level, row in summary["levels"].items():
             print(f"{task.name} {level}: {row['questions']} questions, " +
                   ", ".join(f"{k} {row[k]:.3f}" for k in summary["metrics"]) +
                   f", halted {row['halted']}, errors {row['errors']}")
+        print(describe_retrieval(env.retrieval))
         print(f"-> {out_dir}/summary.json")
     finally:
         for lg in logs.values():

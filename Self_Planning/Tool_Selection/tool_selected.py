@@ -5,8 +5,11 @@
         --tool_save_path Self_Planning/Tool_Selection/{task_name}_Tools.json
 
 Writes ``[{"name", "definition", "usage"}, ...]`` (``{task_name}`` in the path is replaced by the
-task's name) atomically, plus the resolved settings and the model's raw reply in
-``<output>.config.json``. An existing selection is kept (pass --overwrite to choose again).
+task's name) atomically, plus the resolved settings, the decoding actually sent and the model's
+raw reply in ``<output>.config.json``. An existing selection is kept (pass --overwrite to choose
+again). Trajectory synthesis and evaluation read the default path of the seed command
+(Self_Planning/Tool_Selection/{Task}_Tools.json) when they get no --tools, and show each tool's
+``usage`` text from the file.
 The model comes from an OpenAI-compatible server (--base_url / $OPENAI_BASE_URL) or a local
 model (--backend hf --model_path DIR).
 """
@@ -17,7 +20,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from autoact.cli import add_common_args, positive_int, public_args, run
+from autoact.cli import add_common_args, add_prompts_arg, positive_int, public_args, run
 from autoact.llm import add_llm_args
 
 
@@ -40,6 +43,7 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing selection")
     p.add_argument("--retrieve_k", type=int, default=3, help=argparse.SUPPRESS)    # reference flags,
     p.add_argument("--retrieve_p", type=float, default=0.6, help=argparse.SUPPRESS)  # unused there too
+    add_prompts_arg(p)
     add_llm_args(p)
     add_common_args(p)
     return p
@@ -49,11 +53,13 @@ def main(args: argparse.Namespace) -> None:
     from autoact.errors import DataError
     from autoact.io import prepare_output, write_json_atomic
     from autoact.llm import SamplingParams, make_llm
+    from autoact.prompting import load_prompts
     from autoact.stages.tool_selection import select_tools
     from autoact.tasks import get_task
     from autoact.tools import load_selection
 
     task = get_task(args.task_name)
+    prompts = load_prompts(args.prompts)
     out = Path(args.tool_save_path.replace("{task_name}", task.name))
     if out.exists() and not args.overwrite:
         try:
@@ -69,13 +75,14 @@ def main(args: argparse.Namespace) -> None:
                             top_p=args.top_p, top_k=args.top_k, seed=args.seed)
     try:
         selection, replies = select_tools(llm, task, params, num_tools=args.num_tools,
-                                          attempts=args.attempts)
+                                          attempts=args.attempts, prompts=prompts)
     finally:
         llm.close()
     write_json_atomic(out, [t.pool_entry() for t in selection.tools])
     config = public_args(args)
     write_json_atomic(out.with_name(out.stem + ".config.json"),
                       {"args": config, "task": task.name, "llm": llm.describe(),
+                       "decoding": llm.decoding.summary(), "prompts": prompts.describe(),
                        "selected": [t.name for t in selection.tools],
                        "dropped_unknown": selection.unknown, "replies": replies,
                        "usage": llm.usage.as_dict()})

@@ -9,8 +9,13 @@ selected tools, reflecting on each answer.
 One JSONL record per question (id, question, answer, prediction, correct, reward, halted,
 error, steps, reflection, prompt, llm, usage, ...) is appended as each question finishes, many
 questions in flight at once, each with its own tool state. Rerun the same command to resume: it
-skips finished questions and retries the ones that ended in an error. Settings and a summary go
-to <save_path stem>.config.json. Scripts/filter_data.py turns the log into training data.
+skips finished questions and retries the ones that ended in an error. Settings, the decoding
+actually sent, the tools, the prompts file, the retrieval setting and a summary go to
+<save_path stem>.config.json. Scripts/filter_data.py turns the log into training data.
+
+The reference's protocol by default: the completions API, temperature 0.9, at most 128 tokens per
+call, stop at the newline; the tools of Self_Planning/Tool_Selection/{Task}_Tools.json (written by
+the seed tool_selected.py command) when it exists; live Wikipedia (--wiki).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import argparse
 import sys
 import time
 
-from autoact.cli import add_common_args, public_args, run
+from autoact.cli import add_common_args, add_prompts_arg, public_args, run
 from autoact.llm import add_llm_args
 from autoact.tools import add_tool_args
 
@@ -36,7 +41,9 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--task_path", required=True,
                    help="questions: self-instruct output (JSON list) or a benchmark file/folder")
     p.add_argument("--save_path", required=True, help="output JSONL of trajectories")
-    add_episode_args(p, max_steps=15, temperature=0.0, top_p=1.0, top_k=-1)
+    add_episode_args(p, max_steps=15, temperature=0.9, top_p=1.0, top_k=-1, max_tokens=128,
+                     num_beams=1, decoding_note="the reference's trajectory synthesis")
+    add_prompts_arg(p)
     add_tool_args(p)
     add_llm_args(p)
     add_common_args(p)
@@ -49,16 +56,18 @@ def main(args: argparse.Namespace) -> None:
     from autoact.agents import check_agent
     from autoact.agents.meta import ZeroshotThinkAgent
     from autoact.agents.runner import run_all, summarize
-    from autoact.agents.setup import (check_output_flags, default_workers, load_examples,
-                                      make_solver, selected_tools)
+    from autoact.agents.setup import (announce_tools, check_output_flags, default_workers,
+                                      load_examples, make_solver, selected_tools)
     from autoact.io import JsonlLog, prepare_output, write_json_atomic
     from autoact.llm import make_llm
+    from autoact.prompting import load_prompts
     from autoact.tasks import get_task
-    from autoact.tools import make_environment
+    from autoact.tools import describe_retrieval, make_environment
 
     task = get_task(args.task)
     check_agent(args.agent_name, task)
-    tools = selected_tools(args, task)
+    prompts = load_prompts(args.prompts)
+    tools, tools_source = selected_tools(args.tools, task, prompts)
     examples = load_examples(task, args.task_path, args.limit)
     save = Path(args.save_path)
     check_output_flags(save, args.overwrite)
@@ -66,12 +75,15 @@ def main(args: argparse.Namespace) -> None:
     out = JsonlLog(save)            # reads (and checks) an existing log before anything runs
     llm = None
     try:
-        env = make_environment(args)
+        announce_tools(tools, tools_source)
+        env = make_environment(args, tools)
+        print(describe_retrieval(env.retrieval), flush=True)
         llm = make_llm(args, args.llm_name)
         workers = default_workers(args, llm)
         agent = ZeroshotThinkAgent(llm)
         solve = make_solver(task, tools, env, llm, agent, args,
-                            {"agent": args.agent_name, "llm": llm.describe()})
+                            {"agent": args.agent_name, "llm": llm.describe(),
+                             "retrieval": env.retrieval["label"]}, prompts=prompts)
         t0 = time.monotonic()
         records = run_all(examples, solve, out, workers=workers, desc=f"{task.name} trajectories",
                           max_consecutive_failures=args.max_consecutive_failures)
@@ -79,7 +91,11 @@ def main(args: argparse.Namespace) -> None:
                    "workers": workers, "tools": [t.name for t in tools]}
         config = public_args(args)
         write_json_atomic(save.with_suffix(".config.json"),
-                          {"args": config, "task": task.name, "llm": llm.describe(), "summary": summary})
+                          {"args": config, "task": task.name, "llm": llm.describe(),
+                           "decoding": llm.decoding.summary(),
+                           "tools": {"source": tools_source, "selected": [t.pool_entry() for t in tools]},
+                           "prompts": prompts.describe(), "retrieval": env.retrieval,
+                           "summary": summary})
         print(f"{summary['questions']} questions -> {save}: accuracy {summary['accuracy']:.3f}, "
               f"mean reward {summary['mean_reward']:.3f}, halted {summary['halted']}, "
               f"errors {summary['errors']}, mean steps {summary['mean_steps']}, "

@@ -15,6 +15,9 @@ plan/tool/reflect agents of group planning); it executes what it is given:
 * the episode halts (unfinished) after ``max_steps`` steps or when its prompt would exceed
   ``max_context_len`` tokens, counted by the backend (the model's tokenizer for a local model;
   an estimate of 4 characters per token over HTTP).
+
+What the episode answers (``Please reflect your answer.`` ...) comes from the ``observations``
+section of the prompts file, like every other text a model reads.
 """
 
 from __future__ import annotations
@@ -24,16 +27,10 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from autoact.agents.prompts import Step, instruction, prefix
+from autoact.prompting import Prompts, resolve
 from autoact.tasks.base import Example, Task
 from autoact.tools import Environment, Tool, ToolContext, parse_action, resolve_tool_name
 from autoact.tools.wiki import one_line
-
-PLEASE_REFLECT = "Please reflect your answer."
-TRY_AGAIN = "The answer may be wrong, please try to solve the question again."
-CORRECT, INCORRECT = "Answer is CORRECT", "Answer is INCORRECT"
-REFLECT_ONLY_AFTER_FINISH = "Invalid action. Reflect only follows the Finish action."
-REFLECT_ARGUMENT = "Invalid action. Reflect takes right or wrong: Reflect[right] or Reflect[wrong]."
-MAX_OBSERVATION_CHARS = 1500
 
 _STEP_LABEL = re.compile(r"^\s*(?:Thought|Action|Observation)\s*\d*\s*:\s*", re.I)
 _NEXT_LABEL = re.compile(r"\s*\b(?:Thought|Action|Observation)\s*\d*\s*:", re.I)
@@ -61,6 +58,8 @@ class Episode:
     count_tokens: Callable[[str], int] = lambda text: (len(text) + 3) // 4
     instruction: str = ""
     reflect: bool = True        # False: the first Finish ends the episode (no_reflect, ReAct, CoT)
+    prompts: Prompts | None = None      # None: the shipped prompts file
+    max_observation_chars: int = 0      # cut longer observations (0: never, as the reference)
     steps: list[Step] = field(default_factory=list)
     answer: str | None = None
     answers: list[dict] = field(default_factory=list)     # every Finish: {"answer", "correct"}
@@ -70,8 +69,9 @@ class Episode:
     usage: dict = field(default_factory=lambda: {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0})
 
     def __post_init__(self) -> None:
+        self.prompts = resolve(self.prompts)
         if not self.instruction:
-            self.instruction = instruction(self.task, self.tools)
+            self.instruction = instruction(self.task, self.tools, prompts=self.prompts)
         self.ctx = ToolContext(env=self.env, fields=dict(self.example.fields))
 
     # -- state ---------------------------------------------------------------------------------
@@ -85,7 +85,7 @@ class Episode:
         return bool(self.steps) and self.steps[-1].action.startswith("Finish[") and not self.finished
 
     def prompt(self) -> str:
-        return prefix(self.instruction, self.example.question, self.steps)
+        return prefix(self.instruction, self.example.question, self.steps, self.prompts)
 
     def check_halt(self) -> bool:
         """Halt when the step budget is spent or the prompt no longer fits the context."""
@@ -105,48 +105,57 @@ class Episode:
         parsed = parse_action(action_text)
         if parsed is None:
             action = one_line(action_text) or "(none)"
-            step = Step(thought, action, self._invalid())
+            step = Step(thought, action, self._invalid(), invalid=True)
         else:
             name, arg = parsed
             canonical = resolve_tool_name(name) or name
             action = f"{canonical}[{one_line(arg)}]"
-            step = Step(thought, action, self._observe(canonical, one_line(arg)))
+            observation, invalid = self._observe(canonical, one_line(arg))
+            step = Step(thought, action, observation, invalid=invalid)
         self.steps.append(step)
         return step
 
-    def _observe(self, name: str, arg: str) -> str:
+    def _message(self, name: str) -> str:
+        return self.prompts.render(f"observations.{name}")
+
+    def _verdict(self, correct: bool) -> str:
+        return self._message("correct" if correct else "incorrect")
+
+    def _observe(self, name: str, arg: str) -> tuple[str, bool]:
+        """The observation of an action, and whether the action was invalid (not executed)."""
         if name == "Finish":
             first = self.answer is None
             self.answer = arg
             ok = self.task.score(arg, self.example).correct
             self.answers.append({"answer": arg, "correct": ok})
             if first and self.reflect:
-                return PLEASE_REFLECT
+                return self._message("please_reflect"), False
             self.finished = True
-            return CORRECT if ok else INCORRECT
+            return self._verdict(ok), False
         if name == "Reflect":
             if not self.reflecting or not self.reflect:
-                return REFLECT_ONLY_AFTER_FINISH
+                return self._message("reflect_only_after_finish"), True
             verdict = arg.strip().lower()
             if verdict.startswith("right"):
                 self.reflections.append("right")
                 self.finished = True
-                return CORRECT if self.task.score(self.answer, self.example).correct else INCORRECT
+                return self._verdict(self.task.score(self.answer, self.example).correct), False
             if verdict.startswith("wrong"):
                 self.reflections.append("wrong")
-                return TRY_AGAIN
-            return REFLECT_ARGUMENT
+                return self._message("try_again"), False
+            return self._message("reflect_argument"), True
         selected = {t.name: t for t in self.tools}
         if name not in selected:
-            return self._invalid()
+            return self._invalid(), True
         obs = one_line(selected[name].run(arg, self.ctx))
-        if len(obs) > MAX_OBSERVATION_CHARS:
-            obs = obs[:MAX_OBSERVATION_CHARS] + " ... [truncated]"
-        return obs
+        cap = self.max_observation_chars
+        if cap and len(obs) > cap:
+            obs = obs[:cap] + " ... [truncated]"
+        return obs, False
 
     def _invalid(self) -> str:
         valid = " ".join(f"{t.name}[...]" for t in self.tools)
-        return f"Invalid Action. Valid Actions are {valid} Finish[<answer>] and Reflect[right/wrong]."
+        return self.prompts.render("observations.invalid_action", tools=valid)
 
     # -- the record ------------------------------------------------------------------------------
     def record(self, **extra) -> dict:
@@ -158,18 +167,20 @@ class Episode:
             "correct": bool(score.correct), "reward": round(float(score.reward), 6),
             "finished": self.finished, "halted": self.halted, "error": None,
             "n_steps": len(self.steps),
-            "steps": [{"thought": s.thought, "action": s.action, "observation": s.observation}
-                      for s in self.steps],
+            "steps": [step_record(s) for s in self.steps],
             "answers": self.answers, "reflection": self.reflections,
             "prompt": self.prompt(), "usage": dict(self.usage), **extra,
         }
 
 
+def step_record(step: Step) -> dict:
+    """A step as stored in a record (``invalid`` only when true, to keep logs small)."""
+    rec = {"thought": step.thought, "action": step.action, "observation": step.observation}
+    if step.invalid:
+        rec["invalid"] = True
+    return rec
+
+
 def steps_from_record(record: dict) -> list[Step]:
-    return [Step(s["thought"], s["action"], s["observation"]) for s in record.get("steps") or []]
-
-
-def action_type(action: str) -> str:
-    """``"Retrieve[Milhouse]"`` -> ``"Retrieve"``."""
-    parsed = parse_action(action)
-    return parsed[0] if parsed else action
+    return [Step(s["thought"], s["action"], s["observation"], bool(s.get("invalid")))
+            for s in record.get("steps") or []]

@@ -42,13 +42,14 @@ class GroupPlanningAgent:
         return c.text
 
     def step(self, ep: Episode, params: SamplingParams) -> tuple[str, str]:
-        instr, q, steps = ep.instruction, ep.example.question, ep.steps
+        instr, q, steps, p = ep.instruction, ep.example.question, ep.steps, ep.prompts
         if ep.reflecting:
-            thought = clean_generation(self._ask(ep, "reflect", thought_input(instr, q, steps), params))
-            action = clean_generation(self._ask(ep, "reflect", action_input(instr, q, steps, thought),
+            thought = clean_generation(self._ask(ep, "reflect", thought_input(instr, q, steps, p), params))
+            action = clean_generation(self._ask(ep, "reflect", action_input(instr, q, steps, thought, p),
                                                 params))
             return thought, action
-        thought = clean_generation(self._ask(ep, "plan", thought_input(instr, q, steps), params))
-        kind = clean_action_type(self._ask(ep, "plan", action_input(instr, q, steps, thought), params))
-        arg = clean_argument(self._ask(ep, "tool", argument_input(instr, q, steps, thought, kind), params))
+        thought = clean_generation(self._ask(ep, "plan", thought_input(instr, q, steps, p), params))
+        kind = clean_action_type(self._ask(ep, "plan", action_input(instr, q, steps, thought, p), params))
+        arg = clean_argument(self._ask(ep, "tool", argument_input(instr, q, steps, thought, kind, p),
+                                       params))
         return thought, f"{kind}[{arg}]"

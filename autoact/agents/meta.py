@@ -23,8 +23,8 @@ class ZeroshotThinkAgent:
         return clean_generation(c.text)
 
     def step(self, ep: Episode, params: SamplingParams) -> tuple[str, str]:
-        thought = self._ask(ep, thought_input(ep.instruction, ep.example.question, ep.steps), params)
-        action = self._ask(ep, action_input(ep.instruction, ep.example.question, ep.steps, thought),
-                           params)
+        instr, q, steps, p = ep.instruction, ep.example.question, ep.steps, ep.prompts
+        thought = self._ask(ep, thought_input(instr, q, steps, p), params)
+        action = self._ask(ep, action_input(instr, q, steps, thought, p), params)
         return thought, action
 

@@ -1,16 +1,16 @@
-"""The agents' prompts, in one place.
+"""The agents' prompts, built from the templates of :mod:`autoact.prompting`.
 
-Every prompt is ``instruction + question + scratchpad + the start of the next line``. The
+Every prompt is ``instruction + question + scratchpad + the label of the next line``. The
 Meta-Agent (trajectory synthesis), the filter (training inputs) and group planning (inference)
-all build their prompts with the functions below, so a fine-tuned agent sees at inference
-exactly the bytes it was trained on (the reference's training data said "Obversation" and
-"Aciton"; its inference said "Observation" and "Action").
+all build their prompts with the functions below and the same :class:`~autoact.prompting.Prompts`,
+so a fine-tuned agent sees at inference exactly the bytes it was trained on (the reference's
+training data said "Obversation" and "Aciton"; its inference said "Observation" and "Action").
 
-A scratchpad step is three lines::
+With the shipped templates a scratchpad step is three lines::
 
     Thought 2: I need to find where Milhouse was named after.
     Action 2: Lookup[named after]
-    Observation 2: (Result 1 / 1) Milhouse was named after U.S. president Richard Nixon.
+    Observation 2: (Result 1/1) Milhouse was named after U.S. president Richard Nixon.
 
 Role inputs at step ``n`` (``prefix`` = instruction, question and the steps so far):
 
@@ -26,38 +26,33 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
+from autoact.prompting import Prompts, resolve
 from autoact.tasks.base import Task
 from autoact.tools.base import Tool
 
-FREE_INSTRUCTION = """\
-I want you to be {role}, solving a question answering task with interleaving Thought, Action, Observation steps. Thought can reason about the current situation, and Action can be {count} types:
-{actions}
-Note that Reflect must be the next Action after Finish. You may take as many steps as necessary."""
 
-CHOICE_INSTRUCTION = """\
-I want you to be {role}. Select the correct option of a multiple-choice question with interleaving Thought, Action, Observation steps. Thought can reason about the current situation, and Action can be {count} types:
-{actions}
-Note that to determine the answer, you need to consider both the Question and the available Options.
-Note that Reflect must be the next Action after Finish. You may take as many steps as necessary."""
-
-FINISH_FREE = ("Finish[answer], which returns the answer and finishes the task. For example, "
-               "{example} (for a yes/no question, Finish[yes] or Finish[no])")
-FINISH_CHOICE = ("Finish[option], which returns the answer option and finishes the task. For "
-                 "example, {example}")
-REFLECT = ("Reflect[right/wrong], which reflects on whether the answer is right or wrong based on "
-           "the history. For example, Reflect[right]")
+def answer_kind(task: Task) -> str:
+    """``choice`` for multiple-choice tasks, else ``free``: which template variant a task uses."""
+    return "choice" if task.answer_type == "choice" else "free"
 
 
-def instruction(task: Task, tools: Sequence[Tool], *, reflect: bool = True) -> str:
+def instruction(task: Task, tools: Sequence[Tool], *, reflect: bool = True,
+                prompts: Prompts | None = None) -> str:
     """The zero-shot instruction: the agent's role, the numbered usages of the selected tools,
     then Finish and (unless ``reflect`` is False, for the ReAct baseline) Reflect."""
-    finish = (FINISH_CHOICE if task.answer_type == "choice" else FINISH_FREE).format(
-        example=task.finish_example)
-    usages = [t.usage for t in tools] + [finish] + ([REFLECT] if reflect else [])
-    actions = "\n".join(f"({i}) {u}" for i, u in enumerate(usages, 1))
-    template = CHOICE_INSTRUCTION if task.answer_type == "choice" else FREE_INSTRUCTION
-    text = template.format(role=task.agent_role, count=len(usages), actions=actions)
-    return text if reflect else text.replace("Note that Reflect must be the next Action after Finish. ", "")
+    p = resolve(prompts)
+    kind = answer_kind(task)
+    finish = p.render(f"agent.finish_{kind}", example=task.finish_example)
+    reflect_line = p.render("agent.reflect")
+    entries = [(t.name, t.usage) for t in tools] + [("Finish", finish)]
+    if reflect:
+        entries.append(("Reflect", reflect_line))
+    lines = [p.render("agent.action_line", index=i, usage=u, name=n) for i, (n, u) in enumerate(entries, 1)]
+    return p.render(f"agent.instruction_{kind}", role=task.agent_role, count=len(entries),
+                    actions="\n".join(lines), tools="\n".join(lines[:len(tools)]), finish=finish,
+                    reflect=reflect_line if reflect else "",
+                    reflect_note=p.render("agent.reflect_note") if reflect else "",
+                    task_name=task.name, task_description=task.description)
 
 
 @dataclass(frozen=True)
@@ -65,25 +60,38 @@ class Step:
     thought: str
     action: str          # as written in the scratchpad, e.g. "Retrieve[Milhouse]"
     observation: str
-
-    def lines(self, n: int) -> str:
-        return f"\nThought {n}: {self.thought}\nAction {n}: {self.action}\nObservation {n}: {self.observation}"
+    invalid: bool = False   # the action was not executed (unparsable, unknown tool, misplaced Reflect)
 
 
-def prefix(instr: str, question: str, steps: Sequence[Step]) -> str:
+def step_text(step: Step, n: int, prompts: Prompts | None = None) -> str:
+    """Step ``n`` as it appears in the scratchpad."""
+    p = resolve(prompts)
+    return (f"{p.render('agent.thought_label', n=n)} {step.thought}"
+            f"{p.render('agent.action_label', n=n)} {step.action}"
+            f"{p.render('agent.observation_label', n=n)} {step.observation}")
+
+
+def prefix(instr: str, question: str, steps: Sequence[Step], prompts: Prompts | None = None) -> str:
     """Instruction, question and every completed step (no trailing newline)."""
-    return f"{instr}\nQuestion: {question}" + "".join(s.lines(i) for i, s in enumerate(steps, 1))
+    p = resolve(prompts)
+    return (instr + p.render("agent.question", question=question)
+            + "".join(step_text(s, i, p) for i, s in enumerate(steps, 1)))
 
 
-def thought_input(instr: str, question: str, steps: Sequence[Step]) -> str:
-    return f"{prefix(instr, question, steps)}\nThought {len(steps) + 1}:"
+def thought_input(instr: str, question: str, steps: Sequence[Step],
+                  prompts: Prompts | None = None) -> str:
+    p = resolve(prompts)
+    return prefix(instr, question, steps, p) + p.render("agent.thought_label", n=len(steps) + 1)
 
 
-def action_input(instr: str, question: str, steps: Sequence[Step], thought: str) -> str:
+def action_input(instr: str, question: str, steps: Sequence[Step], thought: str,
+                 prompts: Prompts | None = None) -> str:
+    p = resolve(prompts)
     n = len(steps) + 1
-    return f"{prefix(instr, question, steps)}\nThought {n}: {thought}\nAction {n}:"
+    return (f"{prefix(instr, question, steps, p)}{p.render('agent.thought_label', n=n)} {thought}"
+            f"{p.render('agent.action_label', n=n)}")
 
 
 def argument_input(instr: str, question: str, steps: Sequence[Step], thought: str,
-                   action_type: str) -> str:
-    return f"{action_input(instr, question, steps, thought)} {action_type}["
+                   action_type: str, prompts: Prompts | None = None) -> str:
+    return f"{action_input(instr, question, steps, thought, prompts)} {action_type}["

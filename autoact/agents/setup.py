@@ -10,20 +10,28 @@ from pathlib import Path
 from typing import Callable
 
 from autoact.agents.episode import Episode
-from autoact.cli import positive_int
+from autoact.cli import non_negative_int, positive_int
 from autoact.errors import AutoActError, ConfigError
 from autoact.llm.base import LLM, SamplingParams
+from autoact.prompting import Prompts
 from autoact.tasks.base import Example, Task
 from autoact.tools import Environment, Tool, default_selection, load_selection
 
+#: where the seed tool_selected.py command writes a task's selection ({task} is the task's name)
+TOOL_SELECTION_FILE = "Self_Planning/Tool_Selection/{task}_Tools.json"
+
 
 def add_episode_args(parser: argparse.ArgumentParser, *, max_steps: int, temperature: float,
-                     top_p: float, top_k: int) -> None:
+                     top_p: float, top_k: int, max_tokens: int, num_beams: int,
+                     decoding_note: str) -> None:
     g = parser.add_argument_group("episodes")
     g.add_argument("--tools", default=None,
-                   help="tool-selection JSON from tool_selected.py (default: the task's shipped "
-                        "selection: HotpotQA BingSearch/Retrieve/Lookup, ScienceQA "
-                        "BingSearch/Retrieve/Image2Text)")
+                   help="tool-selection JSON (name, definition, usage per tool; the prompts show "
+                        "the file's texts). Default: " + TOOL_SELECTION_FILE + " (relative to the "
+                        "current folder) when it exists, which is where the seed tool_selected.py "
+                        "command writes it, else the task's own selection (HotpotQA BingSearch/"
+                        "Retrieve/Lookup, ScienceQA BingSearch/Retrieve/Image2Text, a spec file's "
+                        "tools). The run prints which it used.")
     g.add_argument("--max_steps", type=positive_int, default=max_steps,
                    help=f"halt an episode after this many steps (default {max_steps})")
     g.add_argument("--max_context_len", type=positive_int, default=4096,
@@ -34,19 +42,45 @@ def add_episode_args(parser: argparse.ArgumentParser, *, max_steps: int, tempera
                         "for a local model, whose calls are batched together)")
     g.add_argument("--limit", type=positive_int, default=None, help="only the first N questions")
     g.add_argument("--seed", type=int, default=0, help="per-question sampling seeds derive from it")
-    g.add_argument("--temperature", type=float, default=temperature)
-    g.add_argument("--top_p", type=float, default=top_p)
-    g.add_argument("--top_k", type=int, default=top_k)
-    g.add_argument("--max_tokens", type=positive_int, default=128,
-                   help="tokens per generation (one thought, action or argument; default 128)")
+    g.add_argument("--temperature", type=float, default=temperature,
+                   help=f"sampling temperature (default {temperature}; {decoding_note})")
+    g.add_argument("--top_p", type=float, default=top_p, help=f"nucleus sampling (default {top_p})")
+    g.add_argument("--top_k", type=int, default=top_k,
+                   help=f"top-k sampling, sent to servers that take it; -1: off (default {top_k})")
+    g.add_argument("--max_tokens", type=positive_int, default=max_tokens,
+                   help=f"tokens per generation (one thought, action or argument; default {max_tokens})")
+    g.add_argument("--num_beams", type=positive_int, default=num_beams,
+                   help=f"sent as num_beams to OpenAI-compatible servers when > 1 (default {num_beams}). "
+                        "vLLM and FastChat accept the request and ignore the field, as the "
+                        "reference's FastChat server did; a server that rejects it gets the request "
+                        "again without it (one notice); the local hf backend does not apply it")
+    g.add_argument("--max_observation_chars", type=non_negative_int, default=0,
+                   help="cut observations longer than this (0: never, as the reference; the "
+                        "context-length halt still applies)")
     g.add_argument("--max_consecutive_failures", type=positive_int, default=10,
                    help="stop the run when this many questions in a row fail (server down)")
     g.add_argument("--overwrite", action="store_true",
                    help="start afresh instead of resuming from an existing output")
 
 
-def selected_tools(args: argparse.Namespace, task: Task) -> list[Tool]:
-    return load_selection(args.tools) if args.tools else default_selection(task.name)
+def selected_tools(tools_flag: str | None, task: Task,
+                   prompts: Prompts | None = None) -> tuple[list[Tool], str]:
+    """The tools a run uses and where they came from: ``--tools FILE``; else the file the seed
+    tool-selection command writes, when it exists; else the task's own default selection (its
+    texts from ``prompts``)."""
+    if tools_flag:
+        return load_selection(tools_flag), str(tools_flag)
+    seed_file = Path(TOOL_SELECTION_FILE.format(task=task.name))
+    if seed_file.is_file():
+        return load_selection(seed_file), str(seed_file)
+    if not task.default_tools:
+        raise ConfigError(f"task {task.name} has no default tools and {seed_file} does not exist; "
+                          f"pass --tools FILE (written by Self_Planning/Tool_Selection/tool_selected.py)")
+    return default_selection(task.default_tools, prompts), f"the default selection of {task.name}"
+
+
+def announce_tools(tools: list[Tool], source: str) -> None:
+    print(f"tools: {', '.join(t.name for t in tools)} (from {source})", flush=True)
 
 
 def default_workers(args: argparse.Namespace, llm: LLM) -> int:
@@ -65,7 +99,8 @@ def question_seed(seed: int, ex_id: str) -> int:
 def sampling(args: argparse.Namespace, ex_id: str) -> SamplingParams:
     return SamplingParams(max_tokens=args.max_tokens, temperature=args.temperature,
                           top_p=args.top_p, top_k=args.top_k, stop=("\n",),
-                          seed=question_seed(args.seed, ex_id))
+                          seed=question_seed(args.seed, ex_id),
+                          num_beams=getattr(args, "num_beams", 1))
 
 
 def load_examples(task: Task, path: str, limit: int | None,
@@ -78,7 +113,7 @@ def load_examples(task: Task, path: str, limit: int | None,
 
 def make_solver(task: Task, tools: list[Tool], env: Environment, llm: LLM, policy,
                 args: argparse.Namespace, extra: dict, *, instruction: str = "",
-                reflect: bool = True) -> Callable[[Example], dict]:
+                reflect: bool = True, prompts: Prompts | None = None) -> Callable[[Example], dict]:
     """``solve(example) -> record``; a failure (server, environment) becomes an error record
     with the steps done so far, never an exception. ``instruction`` overrides the zero-shot
     instruction (few-shot baselines); ``reflect=False`` ends episodes at the first Finish."""
@@ -86,7 +121,8 @@ def make_solver(task: Task, tools: list[Tool], env: Environment, llm: LLM, polic
         t0 = time.monotonic()
         ep = Episode(task, ex, tools, env, max_steps=args.max_steps,
                      max_context_len=args.max_context_len, count_tokens=llm.count_tokens,
-                     instruction=instruction, reflect=reflect)
+                     instruction=instruction, reflect=reflect, prompts=prompts,
+                     max_observation_chars=getattr(args, "max_observation_chars", 0))
         error = None
         try:
             params = sampling(args, ex.id)

@@ -24,6 +24,7 @@ class SamplingParams:
     n: int = 1
     stop: tuple[str, ...] = ()
     seed: int | None = None
+    num_beams: int = 1       # > 1: sent as ``num_beams`` to servers (the reference's group planning)
 
     def __post_init__(self) -> None:
         if isinstance(self.stop, str):
@@ -34,6 +35,8 @@ class SamplingParams:
             raise ValueError(f"max_tokens must be >= 1, got {self.max_tokens}")
         if self.n < 1:
             raise ValueError(f"n must be >= 1, got {self.n}")
+        if self.num_beams < 1:
+            raise ValueError(f"num_beams must be >= 1, got {self.num_beams}")
 
     @property
     def greedy(self) -> bool:
@@ -77,6 +80,49 @@ class Usage:
                 "completion_tokens": self.completion_tokens, "retries": self.retries}
 
 
+class DecodingLog:
+    """The decoding settings a backend actually used, per API (``completions``/``chat``), for
+    the stages' ``*.config.json``: each setting's value, or its distinct values, or (for many
+    values, such as self-instruct's per-round temperatures) their range. Thread-safe."""
+
+    MAX_LISTED = 8
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._apis: dict[str, dict] = {}
+
+    def add(self, api: str, settings: dict) -> None:
+        with self._lock:
+            entry = self._apis.setdefault(api, {"requests": 0, "values": {}})
+            entry["requests"] += 1
+            for key, value in settings.items():
+                if isinstance(value, list):
+                    value = tuple(value)
+                entry["values"].setdefault(key, set()).add(value)
+
+    def summary(self) -> dict:
+        with self._lock:
+            out = {}
+            for api, entry in self._apis.items():
+                row: dict = {"requests": entry["requests"]}
+                for key, values in sorted(entry["values"].items()):
+                    vals = sorted(values, key=repr)
+                    if len(vals) == 1:
+                        row[key] = _jsonable(vals[0])
+                    elif len(vals) <= self.MAX_LISTED:
+                        row[key] = [_jsonable(v) for v in vals]
+                    elif all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals):
+                        row[key] = {"min": min(vals), "max": max(vals), "distinct": len(vals)}
+                    else:
+                        row[key] = {"distinct": len(vals)}
+                out[api] = row
+            return out
+
+
+def _jsonable(value):
+    return list(value) if isinstance(value, tuple) else value
+
+
 def truncate_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
     """Cut ``text`` at the earliest stop string (the stop string itself is not kept)."""
     cut = -1
@@ -107,6 +153,7 @@ class LLM:
     def __init__(self, default_model: str | None = None):
         self.default_model = default_model
         self.usage = Usage()
+        self.decoding = DecodingLog()     # what was actually sent: subclasses add to it
 
     # -- public API --------------------------------------------------------------------------
     def complete(self, prompts: Sequence[str], params: SamplingParams | None = None, *,

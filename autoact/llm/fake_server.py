@@ -8,7 +8,9 @@ e.g. a scripted reply file); stop strings, ``max_tokens`` and ``n`` are honoured
 * ``fault_rate`` and ``fault_kinds``: a seeded share of requests fail with ``500``, ``429``,
   ``timeout`` (the reply is held past the client's timeout), ``malformed`` (a 200 whose body
   is not JSON) or ``empty`` (a 200 with an empty completion);
-* ``faults``: an explicit per-request plan (``["500", None, ...]``) consumed before the rate.
+* ``faults``: an explicit per-request plan (``["500", None, ...]``) consumed before the rate;
+* ``reject_fields``: body fields answered with a 400 as OpenAI's own API does for fields it does
+  not know (``Unrecognized request argument supplied: num_beams``).
 
 Every request is logged in ``requests`` (and to ``request_log`` JSONL if given).
 
@@ -42,7 +44,7 @@ from autoact.llm.scripted import (ReplyFn, Request, as_reply_fn, finish, render_
                                   whitespace_tokens)
 
 FAULT_KINDS = ("500", "429", "timeout", "malformed", "empty")
-_SAMPLING_KEYS = ("max_tokens", "temperature", "top_p", "top_k", "n", "stop", "seed")
+_SAMPLING_KEYS = ("max_tokens", "temperature", "top_p", "top_k", "n", "stop", "seed", "num_beams")
 
 
 def echo_policy(req: Request) -> str:
@@ -146,6 +148,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _answer(self, fake: "FakeServer", body: dict, chat: bool, model, fault) -> None:
         if fake.latency:
             time.sleep(fake.latency)
+        rejected = [k for k in fake.reject_fields if k in body]
+        if rejected:
+            self._error(400, f"Unrecognized request argument supplied: {rejected[0]}",
+                        "invalid_request_error")
+            return
         if model not in fake.models:
             self._error(404, f"The model `{model}` does not exist.", "NotFoundError")
             return
@@ -223,11 +230,12 @@ class FakeServer:
                  fault_kinds: Sequence[str] = ("500", "timeout", "malformed"),
                  faults: Sequence[str | None] = (), timeout_hold: float = 30.0,
                  seed: int = 0, host: str = "127.0.0.1", port: int = 0,
-                 request_log: str | None = None):
+                 request_log: str | None = None, reject_fields: Sequence[str] = ()):
         bad = [k for k in list(fault_kinds) + [f for f in faults if f] if k not in FAULT_KINDS]
         if bad:
             raise ValueError(f"unknown fault kind(s) {bad}; valid: {', '.join(FAULT_KINDS)}")
         self.policy: ReplyFn = as_reply_fn(policy) if policy is not None else echo_policy
+        self.reject_fields = list(reject_fields)
         self.models = list(models)
         self.latency = latency
         self.fault_rate = fault_rate

@@ -8,6 +8,10 @@ Calls from many threads are batched together: a single worker thread owns the mo
 the requests that arrive within ``batch_wait`` seconds (up to ``max_batch_size`` rows), groups
 them by sampling settings and runs one left-padded ``generate`` per group. Each row stops at
 its own stop strings and ``max_tokens``.
+
+``num_beams`` is not applied here: decoding samples (or is greedy) as the other settings say,
+which is what the reference's FastChat server did with the ``num_beams`` it was sent (its
+request schema has no such field, so it was dropped). A notice says so once.
 """
 
 from __future__ import annotations
@@ -122,6 +126,7 @@ class HFLLM(LLM):
         self.max_batch_size = max_batch_size
         self.batch_wait = batch_wait
         self.batches = 0          # generate() calls made, for benchmarks and tests
+        self._beams_noted = False
         self._tok_lock = threading.Lock()
         self._queue: queue.Queue[_Job | None] = queue.Queue()
         self._worker = threading.Thread(target=self._loop, name="autoact-hf", daemon=True)
@@ -139,6 +144,10 @@ class HFLLM(LLM):
     # -- public ------------------------------------------------------------------------------
     def _complete(self, prompts, models, params):
         names = [self._adapter_for(m) for m in models]
+        if params.num_beams > 1 and not self._beams_noted:
+            self._beams_noted = True
+            log.warning("notice: num_beams %d is not applied by the local (hf) backend; it decodes "
+                        "with the temperature, top_p and top_k given", params.num_beams)
         jobs = []
         for prompt, name in zip(prompts, names):
             for _ in range(params.n):
@@ -243,6 +252,14 @@ class HFLLM(LLM):
             out = self.model.generate(input_ids=input_ids, attention_mask=attention,
                                       generation_config=cfg, stopping_criteria=criteria, **kwargs)
         self.batches += 1
+        for j in jobs:
+            p = j.params
+            self.decoding.add("generate", {
+                "do_sample": not p.greedy, "temperature": p.temperature if not p.greedy else 0.0,
+                "top_p": p.top_p if not p.greedy else None,
+                "top_k": (p.top_k if p.top_k and p.top_k > 0 else None) if not p.greedy else None,
+                "max_tokens": p.max_tokens, "stop": list(p.stop), "num_beams": 1,
+                "seeded": p.seed is not None and not p.greedy})
         gen = out[:, prompt_len:].tolist()
         prompt_tokens = attention.sum(dim=1).tolist()
         eos = self.tokenizer.eos_token_id

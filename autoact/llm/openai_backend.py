@@ -25,7 +25,8 @@ from typing import Callable, Sequence, TypeVar
 
 import openai
 
-from autoact.errors import ConfigError, LLMConnectionError, LLMError, LLMResponseError
+from autoact.errors import (ConfigError, LLMConnectionError, LLMError, LLMRequestRejected,
+                            LLMResponseError)
 from autoact.llm.base import LLM, Completion, Message, SamplingParams, truncate_at_stop
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,7 @@ class OpenAILLM(LLM):
         self.send_top_k = send_top_k
         self.fail_threshold = fail_threshold
         self.rest_seconds = rest_seconds
+        self.send_num_beams = True      # off once a server rejects the field (one notice)
         # A local server needs no key; the SDK insists on a non-empty string.
         key = api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY"
         self.servers = [_Server(u, openai.OpenAI(base_url=u, api_key=key, timeout=timeout,
@@ -193,8 +195,8 @@ class OpenAILLM(LLM):
                     raise LLMError(f"{target.url}: {what}: {_message(err)} "
                                    f"(is the model/adapter name served? see GET /v1/models)") from None
                 else:
-                    raise LLMError(f"{target.url}: {what}: HTTP {err.status_code}: "
-                                   f"{_message(err)}") from None
+                    raise LLMRequestRejected(f"{target.url}: {what}: HTTP {err.status_code}: "
+                                             f"{_message(err)}", err.status_code, _message(err)) from None
             except Exception as err:  # noqa: BLE001 - only malformed bodies are retried
                 if not _is_malformed(err):
                     raise
@@ -225,15 +227,33 @@ class OpenAILLM(LLM):
             body["seed"] = params.seed
         if self.send_top_k and params.top_k and params.top_k > 0:
             body["top_k"] = params.top_k           # vLLM / SGLang / llama.cpp extension
+        if params.num_beams > 1 and self.send_num_beams:
+            body["num_beams"] = params.num_beams   # what the reference sent to its FastChat server
         return body
 
     def _post(self, path: str, body: dict, what: str) -> dict:
         """POST through the SDK's documented generic request method (``client.post``): the same
         client, auth, timeouts and error classes as ``client.completions.create``, without
-        building typed request and response objects, which cost ~1/3 of a request's CPU here."""
-        data = self._call(lambda c: c.post(path, body=body, cast_to=object), what=what)
+        building typed request and response objects, which cost ~1/3 of a request's CPU here.
+
+        A server that rejects ``num_beams`` (HTTP 400 naming it, as OpenAI's own API does) gets
+        the request again without it, and no request carries it from then on (one notice)."""
+        try:
+            data = self._call(lambda c: c.post(path, body=body, cast_to=object), what=what)
+        except LLMRequestRejected as err:
+            if not ("num_beams" in body and err.status == 400 and "num_beams" in err.detail):
+                raise
+            if self.send_num_beams:
+                self.send_num_beams = False
+                log.warning("notice: the model server rejected num_beams (%s); sending requests "
+                            "without it", err.detail[:120])
+            body = {k: v for k, v in body.items() if k != "num_beams"}
+            data = self._call(lambda c: c.post(path, body=body, cast_to=object), what=what)
         if not isinstance(data, dict) or not isinstance(data.get("choices"), list) or not data["choices"]:
             raise LLMResponseError(f"{self.base_url}: {what} returned no choices")
+        self.decoding.add(path.strip("/").replace("/", "."),
+                          {k: v for k, v in body.items() if k not in ("model", "prompt", "messages", "seed")}
+                          | {"seeded": "seed" in body})
         return data
 
     def _one_completion(self, prompt: str, model: str | None, params: SamplingParams) -> Completion:
@@ -288,8 +308,7 @@ class OpenAILLM(LLM):
         return self._fan_out(self._one_chat, conversations, models, params)
 
     def describe(self) -> dict:
-        return {"backend": self.backend, "model": self.default_model, "base_url": self.base_url,
-                "api": self.api}
+        return {"backend": self.backend, "model": self.default_model, "base_url": self.base_url}
 
     def close(self) -> None:
         if self._pool is not None:

@@ -147,6 +147,11 @@ class ScriptedLLM(LLM):
     def _one(self, req: Request) -> Completion:
         with self._lock:
             self.requests.append(req)
+        p = req.params
+        self.decoding.add("chat" if req.messages is not None else "completions", {
+            "temperature": p.temperature, "top_p": p.top_p, "top_k": p.top_k,
+            "max_tokens": p.max_tokens, "stop": list(p.stop), "n": p.n, "num_beams": p.num_beams,
+            "seeded": p.seed is not None})
         texts, reasons = [], []
         for _ in range(req.params.n):
             text, reason = finish(self.reply_fn(req), req.params)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from autoact.errors import DataError
-from autoact.io import read_jsonl_latest
+from autoact.reference_logs import read_log
 
 COLUMNS = ("file", "level", "n", "accuracy", "f1", "halted", "errors", "steps",
            "wrong_to_right", "right_to_wrong", "reflect_wrong", "prompt_tokens", "completion_tokens")
@@ -36,7 +36,7 @@ def reflection_flips(rec: dict) -> tuple[int, int, int]:
     correctness at each Reflect[wrong] compared with the final answer's."""
     answers = rec.get("answers") or []
     wrongs = [v for v in rec.get("reflection") or [] if v == "wrong"]
-    if not wrongs or not answers:
+    if not wrongs or not answers or answers[0].get("correct") is None:
         return 0, 0, len(wrongs)
     before, after = bool(answers[0]["correct"]), bool(rec.get("correct"))
     return int(not before and after), int(before and not after), len(wrongs)
@@ -67,7 +67,7 @@ def analyse(paths: Iterable[str | Path]) -> list[dict]:
     """One row per (file, level) plus an "all" row per file with more than one level."""
     rows = []
     for f in log_files(paths):
-        records = read_jsonl_latest(f)
+        records, _ = read_log(f)
         if not records:
             raise DataError(f"{f}: empty log")
         levels: dict[str, list[dict]] = {}

@@ -16,13 +16,40 @@ from autoact.io import read_json
 from autoact.tasks import get_task
 
 
+def reference_run(folder: Path) -> dict | None:
+    """A summary for an evaluation folder of the reference implementation (level logs such as
+    ``easy.jsonl`` or ``1-4.jsonl``, no summary.json), or ``None`` if no task's levels match."""
+    from autoact.reference_logs import read_log
+    from autoact.report.summary import level_row, metric_names
+    from autoact.tasks import TASKS
+    stems = {f.stem for f in folder.glob("*.jsonl")}
+    for task in TASKS.values():
+        found = {lv: name for lv in task.levels for name in task.level_names(lv) if name in stems}
+        if not found:
+            continue
+        metrics = metric_names(task)
+        levels = {lv: read_log(folder / f"{name}.jsonl")[0] for lv, name in found.items()}
+        everything = [r for recs in levels.values() for r in recs]
+        return {"task": task.name, "method": "reference run", "backbone": folder.name,
+                "metrics": metrics, "levels": {lv: level_row(r, metrics) for lv, r in levels.items()},
+                "all": level_row(everything, metrics),
+                "retrieval": {"label": "not recorded (a reference run)"}}
+    return None
+
+
 def load_runs(paths: Sequence[str | Path]) -> list[dict]:
     runs = []
     for raw in paths:
         p = Path(raw)
         f = p / "summary.json" if p.is_dir() else p
         if not f.exists():
-            raise DataError(f"{p}: no summary.json (is it the --save_path of run_eval.py?)")
+            ref = reference_run(p) if p.is_dir() else None
+            if ref is None:
+                raise DataError(f"{p}: no summary.json and no level logs (is it the --save_path "
+                                f"of run_eval.py, ours or the reference's?)")
+            ref["_path"] = str(p)
+            runs.append(ref)
+            continue
         s = read_json(f)
         for key in ("task", "method", "backbone", "levels", "all", "metrics"):
             if key not in s:
@@ -104,3 +131,16 @@ def bar_chart(per_task: dict[str, tuple[list[str], list[list[str]], list[list]]]
     fig.tight_layout()
     fig.savefig(out, dpi=120, format="png")
     plt.close(fig)
+
+
+def retrieval_notes(runs: list[dict]) -> list[str]:
+    """One line per distinct retrieval setting of ``runs``, for under the table."""
+    from autoact.tools import describe_retrieval
+    notes = []
+    for r in runs:
+        retrieval = r.get("retrieval") or {"label": "not recorded"}
+        line = describe_retrieval(retrieval) if retrieval.get("setting") else \
+            f"retrieval: {retrieval.get('label', 'not recorded')}"
+        if line not in notes:
+            notes.append(line)
+    return notes

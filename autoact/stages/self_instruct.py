@@ -30,39 +30,13 @@ from typing import Callable
 from autoact.errors import AutoActError
 from autoact.io import JsonlLog
 from autoact.llm.base import LLM, SamplingParams
+from autoact.prompting import Prompts, resolve
 from autoact.tasks.base import Task
 from autoact.tasks.scienceqa import LETTERS, format_options, gold_index, parse_options
 from autoact.tools.image import ocr_words
 from autoact.tools.wiki import one_line
 
 log = logging.getLogger(__name__)
-
-SYSTEM_TEMPLATE = """\
-I want you to be a question-answer pair generator that writes high-quality questions for the task described below.
-Task Name: {task_name}
-Task Description: {task_description}"""
-
-FREE_TEMPLATE = """\
-{examples}
-
-Modelled on all the examples above, write {n} new, different question-answer pairs. Use this format for each pair:
-Question: The Treaty of Versailles, signed in 1919, officially ended which war?
-Answer: World War I"""
-
-CHOICE_TEMPLATE = """\
-{examples}
-
-Modelled on all the examples above, write {n} new, different multiple-choice questions, with all options on one line. Use this format for each question:
-{format}"""
-
-CHOICE_FORMAT = ("Question: Which material is this spoon made of?\n"
-                 "Options: (A) wood (B) metal")
-CHOICE_FORMAT_IMAGE = ("\nCaption: A wooden spoon on a white table.\n"
-                       "Ocr: none")
-
-REASONS = ("malformed", "answer_too_long", "bad_options", "bad_answer_option",
-           "duplicate_of_seed", "duplicate_question", "duplicate_answer", "surplus")
-
 
 class NoProgressError(AutoActError):
     """Several rounds in a row added no pair."""
@@ -78,31 +52,36 @@ def split_choice_question(question: str) -> tuple[str, list[str]]:
     return question[:at].strip(), parse_options(question)
 
 
-def render_example(task: Task, rec: dict) -> str:
+def render_example(task: Task, rec: dict, prompts: Prompts | None = None) -> str:
+    p = resolve(prompts)
     if task.answer_type != "choice":
-        return f"Question: {one_line(rec['Question'])}\nAnswer: {one_line(rec['Answer'])}"
+        return p.render("self_instruct.example_free", question=one_line(rec["Question"]),
+                        answer=one_line(rec["Answer"]))
     stem, options = split_choice_question(rec["Question"])
     if not options and isinstance(rec.get("choices"), list):
         options = [str(c) for c in rec["choices"]]
     gold = gold_index(rec["Answer"], options)
     answer = f"{LETTERS[gold]}. {options[gold]}" if gold is not None else one_line(rec["Answer"])
-    lines = [f"Question: {one_line(stem)}", format_options(options)]
+    image = ""
     if task.multimodal:
-        lines.append(f"Caption: {one_line(str(rec.get('caption') or 'none'))}")
         ocr = ocr_words(str(rec.get("orc") or ""))
-        lines.append(f"Ocr: {ocr if ocr and ocr != 'no text detected' else 'none'}")
-    lines.append(f"Answer: {answer}")
-    return "\n".join(lines)
+        image = p.render("self_instruct.example_choice_image",
+                         caption=one_line(str(rec.get("caption") or "none")),
+                         ocr=ocr if ocr and ocr != "no text detected" else "none")
+    return p.render("self_instruct.example_choice", question=one_line(stem),
+                    options=format_options(options), image=image, answer=answer)
 
 
-def build_messages(task: Task, shots: list[dict], n: int) -> list[dict]:
-    examples = "\n\n".join(render_example(task, r) for r in shots)
+def build_messages(task: Task, shots: list[dict], n: int, prompts: Prompts | None = None) -> list[dict]:
+    p = resolve(prompts)
+    examples = p.render("self_instruct.example_separator").join(render_example(task, r, p) for r in shots)
     if task.answer_type == "choice":
-        fmt = CHOICE_FORMAT + (CHOICE_FORMAT_IMAGE if task.multimodal else "") + "\nAnswer: A. wood"
-        user = CHOICE_TEMPLATE.format(examples=examples, n=n, format=fmt)
+        image = p.render("self_instruct.format_choice_image") if task.multimodal else ""
+        user = p.render("self_instruct.request_choice", examples=examples, n=n,
+                        format=p.render("self_instruct.format_choice", image=image))
     else:
-        user = FREE_TEMPLATE.format(examples=examples, n=n)
-    system = SYSTEM_TEMPLATE.format(task_name=task.name, task_description=task.description)
+        user = p.render("self_instruct.request_free", examples=examples, n=n)
+    system = p.render("self_instruct.system", task_name=task.name, task_description=task.description)
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
@@ -229,10 +208,12 @@ class State:
 
 
 class SelfInstruct:
-    def __init__(self, task: Task, seeds: list[dict], llm: LLM, settings: Settings):
+    def __init__(self, task: Task, seeds: list[dict], llm: LLM, settings: Settings,
+                 prompts: Prompts | None = None):
         if not seeds:
             raise AutoActError("self-instruct needs at least one seed example")
         self.task, self.seeds, self.llm, self.s = task, seeds, llm, settings
+        self.prompts = resolve(prompts)
         self.state = State()
         for rec in seeds:
             qkey, akey = record_keys(task, rec)
@@ -252,7 +233,7 @@ class SelfInstruct:
         temp = self.s.temperature if self.s.temperature is not None else round(rng.uniform(lo, hi), 4)
         params = SamplingParams(max_tokens=self.s.max_tokens, temperature=temp, top_p=self.s.top_p,
                                 top_k=self.s.top_k, seed=self.s.seed * 100_003 + r)
-        return build_messages(self.task, shots, self.s.per_round), params
+        return build_messages(self.task, shots, self.s.per_round, self.prompts), params
 
     # -- applying a round ------------------------------------------------------------------
     def apply(self, r: int, reply: str) -> tuple[list[dict], Counter]:

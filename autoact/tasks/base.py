@@ -69,13 +69,24 @@ class Task:
 
     #: file names (``{level}`` filled in) that may hold a level inside an evaluation folder
     level_files: tuple[str, ...] = ("{level}.jsonl", "{level}.json")
+    #: other names of levels (the reference's file names), alias -> level
+    level_aliases: dict[str, str] = {}
+
+    def canonical_level(self, name: str) -> str:
+        """``name`` or the level it is an alias of."""
+        return self.level_aliases.get(name, name)
+
+    def level_names(self, level: str) -> list[str]:
+        """A level's own name, then its aliases."""
+        return [level] + [a for a, lv in self.level_aliases.items() if lv == level]
 
     def level_file(self, folder: Path, level: str) -> Path | None:
         """The file that holds ``level`` inside an evaluation folder, or ``None``."""
-        for pattern in self.level_files:
-            f = folder / pattern.format(level=level)
-            if f.is_file():
-                return f
+        for name in self.level_names(level):
+            for pattern in self.level_files:
+                f = folder / pattern.format(level=name)
+                if f.is_file():
+                    return f
         return None
 
     def score(self, prediction: str | None, example: Example) -> Score:
@@ -88,8 +99,12 @@ class Task:
         p = Path(path)
         if not p.exists():
             raise DataError(f"{p}: no such file or folder")
+        if p.suffix in (".joblib", ".pkl", ".pickle"):
+            raise DataError(f"{p}: pickled files are never loaded (unpickling can run code); the "
+                            f"shipped JSONL files hold the same questions")
+        levels = [self.canonical_level(lv) for lv in levels] if levels else None
         if p.is_file():
-            level = self.level_of(p)
+            level = self.canonical_level(self.level_of(p))
             if levels and level not in levels:
                 raise DataError(f"{p}: holds level {level!r}, not {', '.join(levels)}")
             return {level: self.load_file(p, level)}

@@ -149,6 +149,8 @@ class ScienceQA(Task):
     default_tools = ("BingSearch", "Retrieve", "Image2Text")    # the reference's shipped selection
     level_labels = {"grade1-4": "G1-4", "grade5-8": "G5-8", "grade9-12": "G9-12"}
     level_files = ("format_scienceqa_{level}.json", "{level}.json", "{level}.jsonl")
+    #: the reference named its output files 1-4.jsonl, 5-8.jsonl, 9-12.jsonl
+    level_aliases = {"1-4": "grade1-4", "5-8": "grade5-8", "9-12": "grade9-12"}
 
     def level_of(self, path: Path) -> str:
         return path.stem.removeprefix("format_scienceqa_")
@@ -156,6 +158,14 @@ class ScienceQA(Task):
     answer_hint = 'a letter or "B. text"'
 
     def make_example(self, rec, question, answer, path, line, level) -> Example:
+        # the reference's self-instruct output keeps the options, OCR and caption apart:
+        # {"Question", "Options": "(A) x (B) y", "Ocr", "Caption", "Answer"}
+        if "Options:" not in question and isinstance(rec.get("Options"), str) and rec["Options"].strip():
+            question = f"{question}\nOptions: {rec['Options'].strip()}"
+        if "caption" not in rec and isinstance(rec.get("Caption"), str):
+            rec = {**rec, "caption": rec["Caption"]}
+        if "orc" not in rec and isinstance(rec.get("Ocr"), str):
+            rec = {**rec, "orc": rec["Ocr"]}
         choices = rec.get("choices") or parse_options(question)
         if not isinstance(choices, list) or len(choices) < 2:
             raise record_error(path, line, 'expected "choices" or an "Options: (A) ... (B) ..." '

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import argparse
 import os
+from dataclasses import replace
 from pathlib import Path
+from typing import Sequence
 
 from autoact.errors import ConfigError, DataError
 from autoact.io import iter_records
 from autoact.tools.actions import name_key, parse_action
-from autoact.tools.base import Environment, Page, SandboxLimits, Tool, ToolContext
+from autoact.prompting import Prompts
+from autoact.prompting import resolve as resolve_prompts
+from autoact.tools.base import Environment, Page, RunFn, SandboxLimits, Tool, ToolContext
 from autoact.tools.image import image2text, text2image
 from autoact.tools.search import bing_search
 from autoact.tools.wiki import lookup, retrieve
@@ -45,67 +49,22 @@ def _knowledge_graph(arg: str, ctx: ToolContext) -> str:
     return kg_query(ctx.env.knowledge_graph, arg)
 
 
-POOL: list[Tool] = [
-    Tool("BingSearch",
-         "Searches the web by keywords for rich, up-to-date external knowledge, making up for "
-         "knowledge the model lacks or has out of date.",
-         "BingSearch[query], which searches the web for the exact, detailed query and returns "
-         "the most relevant results. Be specific and precise with the query. For example, "
-         "BingSearch[popular dog breeds in the United States]",
-         bing_search),
-    Tool("Retrieve",
-         "Retrieves background knowledge from Wikipedia that is crucial for complex problems, "
-         "especially in specialised domains such as science and mathematics.",
-         "Retrieve[entity], which retrieves the exact entity on Wikipedia and returns the first "
-         "paragraph of its page if it exists; if not, it returns similar entities to retrieve "
-         "instead. For example, Retrieve[Milhouse]",
-         retrieve),
-    Tool("Lookup",
-         "Finds the next sentence containing a target string in the page found by Retrieve or "
-         "the results of BingSearch, like Ctrl+F in a browser; use it after those tools.",
-         "Lookup[keyword], which returns the next sentence containing the keyword in the last "
-         "page found by Retrieve or BingSearch. For example, Lookup[river]",
-         lookup),
-    Tool("Image2Text",
-         "Turns the question's image into text: a caption of what it shows and the words "
-         "detected in it by OCR, for understanding the objects and interactions in a scene.",
-         "Image2Text[image], which returns the caption and the OCR text of the question's image, "
-         "or says that the question has no image. Use it first when a question involves an "
-         "image. For example, Image2Text[image]",
-         image2text),
-    Tool("Text2Image",
-         "Turns a text description into an image, for tasks whose output is visual.",
-         "Text2Image[text], which generates an image of the text. For example, Text2Image[blue sky]",
-         text2image),
-    Tool("KnowledgeGraph",
-         "Queries a knowledge graph of (head, relation, tail) facts and returns the matching facts.",
-         "KnowledgeGraph[head, relation], which returns the tails of the relation for the head "
-         "entity, or all facts about the head when only a head is given. For example, "
-         "KnowledgeGraph[China, capital]",
-         _knowledge_graph),
-    Tool("Database",
-         "Runs SQL queries against a database and returns the rows.",
-         "Database[query], which runs one read-only SQL query and returns the resulting rows. "
-         "For example, Database[SELECT * FROM Customers WHERE Country = 'Mexico']",
-         _database),
-    Tool("Calculator",
-         "Calculates the result of a mathematical expression.",
-         "Calculator[expression], which returns the value of the arithmetic expression. For "
-         "example, Calculator[2+2]",
-         _calculator),
-    Tool("Table Verbalizer",
-         "Converts a structured table into sentences so that tabular information is easier to "
-         "understand.",
-         "Table Verbalizer[table], which turns a CSV or Markdown table into one sentence per row. "
-         "For example, Table Verbalizer[name,age\\nAlice,30]",
-         _table),
-    Tool("Code Interpreter",
-         "Executes Python code and returns what it prints, for exact computation and data "
-         "manipulation.",
-         "Code Interpreter[code], which runs the Python code in a sandbox and returns its output. "
-         "For example, Code Interpreter[print(sum(range(10)))]",
-         _code),
-]
+#: the pool's run functions; the texts (definition, usage) live in the prompts file
+RUNNERS: dict[str, RunFn] = {
+    "BingSearch": bing_search, "Retrieve": retrieve, "Lookup": lookup, "Image2Text": image2text,
+    "Text2Image": text2image, "KnowledgeGraph": _knowledge_graph, "Database": _database,
+    "Calculator": _calculator, "Table Verbalizer": _table, "Code Interpreter": _code,
+}
+
+
+def pool(prompts: Prompts | None = None) -> list[Tool]:
+    """The tool pool with the texts of ``prompts`` (default: the shipped prompts file)."""
+    p = resolve_prompts(prompts)
+    return [Tool(name, p.tool_text(name, "definition", ""), p.tool_text(name, "usage", ""), run)
+            for name, run in RUNNERS.items()]
+
+
+POOL: list[Tool] = pool()
 
 BUILTINS: list[Tool] = [
     Tool("Finish", "Returns the final answer and finishes the task.",
@@ -138,47 +97,64 @@ def get_tool(name: str) -> Tool:
 
 
 def load_selection(path: str | Path) -> list[Tool]:
-    """Read a tool-selection file (``[{"name", "definition", "usage"}]``); unknown names are an
-    error naming the file and line. The registry's own definition and run function are used."""
+    """Read a tool-selection file (``[{"name", "definition", "usage"}]``). The file's own
+    ``definition`` and ``usage`` are what the prompts show (the pool's where one is missing);
+    the run function is the registry's. Unknown names are an error naming the file and line."""
     tools: list[Tool] = []
     for line, rec in iter_records(path, required=["name"]):
         canonical = resolve_tool_name(str(rec["name"]))
         if canonical is None:
             raise DataError(f"{path}:{line}: unknown tool {rec['name']!r}; valid tools: "
                             f"{', '.join(t.name for t in POOL)}")
-        if canonical in BUILTIN_NAMES:
+        if canonical in BUILTIN_NAMES or canonical in [t.name for t in tools]:
             continue
-        if canonical not in [t.name for t in tools]:
-            tools.append(TOOLS[canonical])
+        texts = {}
+        for key in ("definition", "usage"):
+            value = rec.get(key)
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise DataError(f"{path}:{line}: \"{key}\" must be a non-empty string")
+            if value is not None:
+                texts[key] = " ".join(value.split())
+        tools.append(replace(TOOLS[canonical], **texts))
     if not tools:
         raise DataError(f"{path}: selects no tools")
     return tools
 
 
-def default_selection(task_name: str) -> list[Tool]:
-    """The tools a task uses when a stage gets no --tools file: the task's ``default_tools``
-    (the reference's shipped selections for HotpotQA and ScienceQA, a spec file's tool hints)."""
-    from autoact.tasks import get_task
-    task = get_task(task_name)
-    if not task.default_tools:
-        raise ConfigError(f"task {task.name} has no default tools; pass --tools FILE (written by "
-                          f"Self_Planning/Tool_Selection/tool_selected.py)")
-    return [get_tool(n) for n in task.default_tools]
+def default_selection(names: Sequence[str], prompts: Prompts | None = None) -> list[Tool]:
+    """The pool tools named in ``names`` (a task's ``default_tools``), with the texts of
+    ``prompts``."""
+    if isinstance(names, str):
+        raise TypeError("default_selection takes a list of tool names (task.default_tools)")
+    by_name = {t.name: t for t in pool(prompts)}
+    return [by_name[get_tool(n).name] for n in names]
 
 
 # ----------------------------------------------------------------------------- environment
 
+#: --wiki settings: where Retrieve, Lookup and BingSearch read from
+WIKI_SETTINGS = ("live", "offline", "distractor")
+WIKI_API = "https://en.wikipedia.org/w/api.php"
+
+
 def add_tool_args(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("tool environment")
-    g.add_argument("--wiki", choices=("offline", "live"), default="offline",
-                   help="Retrieve/Lookup backend: offline (a local corpus indexed with SQLite "
-                        "FTS5; default) or live (Wikipedia via the `wikipedia` package, cached on "
-                        "disk so reruns make no network calls)")
-    g.add_argument("--corpus_index", default=None,
-                   help="offline corpus index (.sqlite) built by Scripts/build_corpus.py "
-                        "(default: built on first use from the shipped HotpotQA contexts)")
+    g.add_argument("--wiki", choices=WIKI_SETTINGS, default=os.environ.get("AUTOACT_WIKI") or "live",
+                   help="retrieval setting (default $AUTOACT_WIKI or live). live: Wikipedia through "
+                        "its API, cached on disk so reruns make no network calls, and BingSearch "
+                        "through the web-search API of $AUTOACT_SEARCH_URL or else Wikipedia's own "
+                        "search: the reference's open setting. offline: a local corpus index "
+                        "(--corpus_index, built by Scripts/build_corpus.py, e.g. from HotpotQA's "
+                        "full-wiki abstracts dump). distractor: the shipped evaluation questions' "
+                        "own context paragraphs, gold paragraphs included: a closed setting whose "
+                        "scores are labelled distractor and are not comparable to the paper's")
+    g.add_argument("--corpus_index", default=os.environ.get("AUTOACT_CORPUS_INDEX"),
+                   help="--wiki offline: the corpus index (.sqlite) (default $AUTOACT_CORPUS_INDEX)")
     g.add_argument("--wiki_cache", default="~/.cache/autoact/wikipedia.sqlite",
-                   help="live backend: SQLite cache of pages, searches and web results")
+                   help="live: SQLite cache of pages, searches and web results")
+    g.add_argument("--wiki_url", default=os.environ.get("AUTOACT_WIKI_URL") or WIKI_API,
+                   help="live: the MediaWiki API endpoint (default $AUTOACT_WIKI_URL or English "
+                        "Wikipedia)")
     g.add_argument("--database", default=None, help="SQLite file for the Database tool (read-only)")
     g.add_argument("--knowledge_graph", default=None,
                    help="JSONL of {head, relation, tail} for the KnowledgeGraph tool")
@@ -188,29 +164,65 @@ def add_tool_args(parser: argparse.ArgumentParser) -> None:
                    help="Code Interpreter memory limit in MiB (default 512)")
 
 
-def make_environment(args: argparse.Namespace) -> Environment:
-    """Build the shared tool environment from :func:`add_tool_args` flags."""
+#: the tools that read from the retrieval setting
+RETRIEVAL_TOOLS = frozenset({"Retrieve", "Lookup", "BingSearch"})
+
+
+def make_environment(args: argparse.Namespace, tools: Sequence[Tool] | None = None) -> Environment:
+    """Build the shared tool environment from :func:`add_tool_args` flags. Its ``retrieval``
+    says which setting the run used (``live``, ``offline:<corpus>:<docs>``, ``distractor``, or
+    ``none`` when ``tools`` has no retrieval tool, in which case nothing is opened)."""
     from autoact.tools.cache import DiskCache
-    from autoact.tools.corpus import OfflineCorpus, default_index
     from autoact.tools.search import WebSearch
 
-    corpus = OfflineCorpus(args.corpus_index or default_index())
-    if args.wiki == "live":
-        from autoact.tools.wiki import LiveWikipedia
-        wiki = LiveWikipedia(args.wiki_cache)
-        web = WebSearch.from_env(wiki.cache)
-    else:
-        wiki = corpus
-        web = WebSearch.from_env(DiskCache(args.wiki_cache)) if os.environ.get("AUTOACT_SEARCH_URL") else None
     for path, flag in ((args.database, "--database"), (args.knowledge_graph, "--knowledge_graph")):
         if path and not Path(path).is_file():
             raise ConfigError(f"{flag} {path}: no such file")
-    return Environment(wiki=wiki, search=web or corpus, database=args.database,
-                       knowledge_graph=args.knowledge_graph,
-                       sandbox=SandboxLimits(timeout=args.code_timeout, memory_mb=args.code_memory_mb))
+    sandbox = SandboxLimits(timeout=args.code_timeout, memory_mb=args.code_memory_mb)
+    if tools is not None and not RETRIEVAL_TOOLS & {t.name for t in tools}:
+        return Environment(database=args.database, knowledge_graph=args.knowledge_graph,
+                           retrieval={"setting": "none", "label": "none"}, sandbox=sandbox)
+    if args.wiki == "live":
+        from autoact.tools.wiki import LiveWikipedia, WikipediaSearch
+        wiki = LiveWikipedia(args.wiki_cache, api_url=args.wiki_url)
+        web = WebSearch.from_env(wiki.cache)
+        search = web or WikipediaSearch(wiki)
+        retrieval = {"setting": "live", "label": "live", "wikipedia": args.wiki_url,
+                     "search": "web search API" if web else "Wikipedia search"}
+    else:
+        from autoact.tools.corpus import OfflineCorpus, distractor_index
+        if args.wiki == "distractor":
+            index = distractor_index()
+        elif args.corpus_index:
+            index = Path(args.corpus_index).expanduser()
+        else:
+            raise ConfigError("--wiki offline needs --corpus_index FILE (or $AUTOACT_CORPUS_INDEX): "
+                              "build one with Scripts/build_corpus.py; --wiki distractor uses the "
+                              "shipped evaluation contexts instead")
+        wiki = OfflineCorpus(index)
+        web = WebSearch.from_env(DiskCache(args.wiki_cache)) if os.environ.get("AUTOACT_SEARCH_URL") else None
+        search = web or wiki
+        retrieval = {"setting": "distractor" if wiki.distractor else "offline", "label": wiki.label,
+                     "corpus": str(index), "docs": wiki.size,
+                     "search": "web search API" if web else "corpus"}
+    return Environment(wiki=wiki, search=search, database=args.database,
+                       knowledge_graph=args.knowledge_graph, retrieval=retrieval, sandbox=sandbox)
+
+
+def describe_retrieval(retrieval: dict) -> str:
+    """One line for a run's output and reports."""
+    label = retrieval.get("label", "?")
+    if retrieval.get("setting") == "none":
+        return "retrieval: none (no Retrieve, Lookup or BingSearch among the tools)"
+    if retrieval.get("setting") == "distractor":
+        return (f"retrieval: {label} (the evaluation questions' own context paragraphs, gold "
+                f"included: a closed setting, not comparable to the paper's open Wikipedia)")
+    if retrieval.get("setting") == "live":
+        return f"retrieval: live Wikipedia ({retrieval.get('wikipedia')}); BingSearch: {retrieval.get('search')}"
+    return f"retrieval: {label} ({retrieval.get('corpus')}); BingSearch: {retrieval.get('search')}"
 
 
 __all__ = ["TOOLS", "POOL", "BUILTINS", "ALIASES", "Tool", "ToolContext",
            "Environment", "Page", "SandboxLimits", "get_tool", "resolve_tool_name",
-           "load_selection", "default_selection", "add_tool_args",
-           "make_environment", "parse_action"]
+           "load_selection", "default_selection", "add_tool_args", "pool",
+           "make_environment", "describe_retrieval", "parse_action"]

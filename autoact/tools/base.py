@@ -72,6 +72,7 @@ class Environment:
     database: str | None = None          # SQLite file for the Database tool (opened read-only)
     knowledge_graph: str | None = None   # triples file (JSONL) for the KnowledgeGraph tool
     sandbox: SandboxLimits = field(default_factory=SandboxLimits)
+    retrieval: dict = field(default_factory=dict)   # the retrieval setting, recorded with results
 
 
 @dataclass

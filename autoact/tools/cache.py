@@ -16,8 +16,12 @@ from autoact.errors import ConfigError
 
 
 class DiskCache:
-    def __init__(self, path: str | Path):
+    """``namespace`` keeps the entries of one source (e.g. a MediaWiki stand-in's URL) apart
+    from another's in the same file."""
+
+    def __init__(self, path: str | Path, namespace: str = ""):
         self.path = Path(path).expanduser()
+        self.prefix = f"{namespace}|" if namespace else ""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self._connect() as conn:
@@ -37,12 +41,12 @@ class DiskCache:
         return conn
 
     def get(self, key: str) -> Any | None:
-        row = self._conn().execute("SELECT value FROM cache WHERE key = ?", (key,)).fetchone()
+        row = self._conn().execute("SELECT value FROM cache WHERE key = ?", (self.prefix + key,)).fetchone()
         return None if row is None else json.loads(row[0])
 
     def put(self, key: str, value: Any) -> None:
         self._conn().execute("INSERT OR REPLACE INTO cache (key, value) VALUES (?, ?)",
-                             (key, json.dumps(value, ensure_ascii=False)))
+                             (self.prefix + key, json.dumps(value, ensure_ascii=False)))
 
     def __len__(self) -> int:
         return self._conn().execute("SELECT COUNT(*) FROM cache").fetchone()[0]

@@ -1,12 +1,17 @@
 """Offline Wikipedia stand-in: ``{title, text}`` documents in one SQLite file with FTS5.
 
-Build an index once (``python Scripts/build_corpus.py --source hotpotqa --index corpus.sqlite``
-or :func:`build_index`), then open it with :class:`OfflineCorpus`, which is both the
+Build an index once (``python Scripts/build_corpus.py --source DUMP --index corpus.sqlite`` or
+:func:`build_index`), then open it with :class:`OfflineCorpus`, which is both the
 ``WikiBackend`` of Retrieve/Lookup (:meth:`~OfflineCorpus.page`, :meth:`~OfflineCorpus.similar`)
-and the ``SearchProvider`` fallback of BingSearch (:meth:`~OfflineCorpus.search`).
-:func:`default_index` builds the shipped HotpotQA contexts on first use.
+and the ``SearchProvider`` fallback of BingSearch (:meth:`~OfflineCorpus.search`). Sources:
+JSONL of ``{title, text}``, the HotpotQA full-wiki abstracts dump (:func:`wiki_dump_documents`:
+the open setting, offline) and the shipped evaluation contexts (:func:`hotpotqa_documents`:
+the closed *distractor* setting; :func:`distractor_index` builds it on first use). An index
+records its name and whether it holds evaluation contexts, so every run can say which setting
+it used.
 
-Schema (``meta`` holds the format version, document count and average lengths):
+Schema (``meta`` holds the format version, document count, average lengths, the corpus name and
+whether it is a distractor corpus):
 
 * ``docs(id INTEGER PRIMARY KEY, key, title, text)`` with an index on ``key``, the title with
   whitespace collapsed and case folded: ``page()`` is one index lookup. Titles equal up to case
@@ -73,7 +78,7 @@ from autoact.errors import DataError
 from autoact.io import fsync_dir
 from autoact.tools.base import Page
 
-FORMAT_VERSION = "2"
+FORMAT_VERSION = "3"
 TOKENIZE = "unicode61 remove_diacritics 2"
 TITLE_WEIGHT = 10.0          # BM25F column weights for similar() (titles)
 TEXT_WEIGHT = 1.0
@@ -85,7 +90,8 @@ CANDIDATES = 30              # documents fetched per stage (title matches, text 
 AND_BUDGET_US = 1000         # estimated microseconds the AND queries of one stage may take
 REPO = Path(__file__).resolve().parents[2]
 HOTPOTQA_DIR = REPO / "Self_Planning" / "Group_Planning" / "benchmark_run" / "data" / "hotpotqa"
-DEFAULT_INDEX = "~/.cache/autoact/hotpotqa_corpus.sqlite"
+DISTRACTOR_INDEX = f"~/.cache/autoact/hotpotqa_distractor.v{FORMAT_VERSION}.sqlite"
+DISTRACTOR_NAME = "hotpotqa-eval-contexts"
 
 STOPWORDS = frozenset("""
 a about above after again against all am an and any are as at be because been before being below
@@ -198,6 +204,24 @@ def split_sentences(text: str) -> list[str]:
     return out
 
 
+_HEADER = re.compile(r"^=+\s*.*?\s*=+$")
+_BLANK_LINE = re.compile(r"\n[ \t]*\n")
+
+
+def page_from_text(title: str, text: str) -> Page:
+    """A page from its plain text: every sentence (for Lookup), section headers (``== X ==``)
+    dropped; the intro (what Retrieve shows) is the text up to the first blank line, as the
+    reference's Wikipedia docstore returned a page's ``split("\\n\\n")[0]``."""
+    sentences: list[str] = []
+    intro = None
+    for i, chunk in enumerate(_BLANK_LINE.split(text.strip())):
+        lines = [ln for ln in chunk.split("\n") if ln.strip() and not _HEADER.match(ln.strip())]
+        sentences += split_sentences("\n".join(lines))
+        if i == 0:
+            intro = len(sentences)
+    return Page(title=title, sentences=sentences, intro=intro)
+
+
 # ----------------------------------------------------------------------------- sources
 
 def jsonl_documents(path: str | os.PathLike) -> Iterator[tuple[str, str]]:
@@ -251,6 +275,99 @@ def hotpotqa_files() -> list[Path]:
     if not files:
         raise DataError(f"{HOTPOTQA_DIR}: no HotpotQA *.jsonl files found")
     return files
+
+
+_LINK = re.compile(r"</?a\b[^>]*>")
+
+
+def _dump_text(title: str, text) -> str | None:
+    """A dump record's ``text``: a list of sentences (the abstracts dump) or a list of
+    paragraphs, each a list of sentences (the full dump; a leading paragraph that only repeats
+    the title is dropped). Sentences carry their own leading spaces and are joined as they are;
+    paragraphs are separated by a blank line. Link markup, if any, is removed."""
+    if isinstance(text, str):
+        return _LINK.sub("", text)
+    if not isinstance(text, list):
+        return None
+    if all(isinstance(x, str) for x in text):
+        return _LINK.sub("", "".join(text))
+    paragraphs = []
+    for para in text:
+        if isinstance(para, str):
+            para = [para]
+        if not isinstance(para, list) or not all(isinstance(x, str) for x in para):
+            return None
+        joined = _LINK.sub("", "".join(para)).strip()
+        if joined:
+            paragraphs.append(joined)
+    if paragraphs and paragraphs[0] == title.strip():
+        paragraphs = paragraphs[1:]
+    return "\n\n".join(paragraphs)
+
+
+def _dump_lines(stream, where: str) -> Iterator[tuple[str, str]]:
+    loads = json.loads
+    for lineno, raw in enumerate(stream, 1):
+        if not raw.strip():
+            continue
+        try:
+            obj = loads(raw)
+        except ValueError as err:
+            msg = err.msg if isinstance(err, json.JSONDecodeError) else "not UTF-8"
+            raise DataError(f"{where}:{lineno}: invalid JSON line: {msg}") from None
+        title = obj.get("title") if isinstance(obj, dict) else None
+        text = _dump_text(title, obj.get("text")) if isinstance(title, str) else None
+        if text is None:
+            raise DataError(f'{where}:{lineno}: expected an object with "title" (a string) and '
+                            f'"text" (a list of sentences)')
+        yield title, text
+
+
+def _is_dump_member(name: str) -> bool:
+    base = name.rsplit("/", 1)[-1]
+    return not base.startswith(".") and (base.startswith("wiki_") or base.endswith((".bz2", ".jsonl")))
+
+
+def wiki_dump_documents(path: str | os.PathLike) -> Iterator[tuple[str, str]]:
+    """Yield ``(title, text)`` from the HotpotQA Wikipedia dump format: bz2-compressed JSON
+    lines (``{"id", "url", "title", "text": [sentence, ...], ...}``), as the whole
+    ``enwiki-...-abstracts.tar.bz2`` archive (read as a stream, never unpacked to disk), an
+    unpacked folder of ``*/wiki_*.bz2`` files, or one such file. Memory stays bounded: one
+    line at a time."""
+    import bz2
+    import tarfile
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise DataError(f"{p}: no such file or folder")
+    if p.is_dir():
+        files = sorted(f for f in p.rglob("*") if f.is_file() and _is_dump_member(str(f)))
+        if not files:
+            raise DataError(f"{p}: no wiki_* dump files in this folder")
+        for f in files:
+            yield from wiki_dump_documents(f)
+        return
+    name = p.name.lower()
+    if name.endswith((".tar", ".tar.bz2", ".tbz2", ".tar.gz", ".tgz")):
+        try:
+            with tarfile.open(p, "r|*") as tar:
+                for member in tar:
+                    if not member.isfile() or not _is_dump_member(member.name):
+                        continue
+                    raw = tar.extractfile(member)
+                    where = f"{p}:{member.name}"
+                    stream = bz2.open(raw, "rb") if member.name.endswith(".bz2") else raw
+                    try:
+                        yield from _dump_lines(stream, where)
+                    except (OSError, EOFError) as err:
+                        raise DataError(f"{where}: cannot decompress ({err})") from None
+        except tarfile.TarError as err:
+            raise DataError(f"{p}: not a readable tar archive ({err})") from None
+        return
+    try:
+        with (bz2.open(p, "rb") if name.endswith(".bz2") else open(p, "rb")) as stream:
+            yield from _dump_lines(stream, str(p))
+    except (OSError, EOFError) as err:
+        raise DataError(f"{p}: cannot read ({err})") from None
 
 
 # ----------------------------------------------------------------------------- build
@@ -324,7 +441,7 @@ def _average_lengths(con: sqlite3.Connection, n_max: int, sample: int = 5000) ->
 
 
 def build_index(source, index_path: str | os.PathLike, *, progress: bool = True,
-                batch: int = 10_000) -> int:
+                batch: int = 10_000, name: str | None = None, distractor: bool = False) -> int:
     """Index documents into one SQLite file at ``index_path``; returns the number of documents.
 
     ``source`` is a JSONL file of ``{"title", "text"}`` objects (a bad line raises
@@ -332,7 +449,8 @@ def build_index(source, index_path: str | os.PathLike, *, progress: bool = True,
     that are equal up to case and whitespace are one document (the longest text wins; the first
     one on a tie); documents with an empty title are skipped. The index is written to a
     temporary file next to ``index_path`` and renamed over it only when complete, so a failed
-    build leaves whatever was at ``index_path`` untouched.
+    build leaves whatever was at ``index_path`` untouched. ``name`` (default: the index file's
+    stem) and ``distractor`` (the corpus holds evaluation contexts) go into ``meta``.
     """
     if isinstance(source, (str, os.PathLike)):
         docs: Iterable[tuple[str, str]] = jsonl_documents(source)
@@ -385,6 +503,7 @@ def build_index(source, index_path: str | os.PathLike, *, progress: bool = True,
         con.executemany("INSERT INTO meta VALUES (?, ?)", [
             ("format", FORMAT_VERSION), ("docs", str(n)), ("tokenize", TOKENIZE),
             ("avg_title_words", f"{avg_title:.3f}"), ("avg_text_words", f"{avg_text:.3f}"),
+            ("name", name or target.stem), ("distractor", "1" if distractor else "0"),
             ("built", time.strftime("%Y-%m-%dT%H:%M:%S"))])
         con.execute("COMMIT")
         con.close()
@@ -407,27 +526,19 @@ def build_index(source, index_path: str | os.PathLike, *, progress: bool = True,
     return n
 
 
-def default_index(path: str | os.PathLike | None = None) -> Path:
-    """The default offline corpus: ``path``, else ``$AUTOACT_CORPUS_INDEX``, else
-    ``~/.cache/autoact/hotpotqa_corpus.sqlite``; built from the shipped HotpotQA contexts
-    (about a second) when it does not exist yet. Concurrent first uses are safe: each builds
-    under its own temporary name and renames it into place."""
-    p = Path(path or os.environ.get("AUTOACT_CORPUS_INDEX") or DEFAULT_INDEX).expanduser()
+def distractor_index(path: str | os.PathLike | None = None) -> Path:
+    """The distractor corpus: the shipped HotpotQA evaluation questions' own context paragraphs
+    (gold paragraphs included), at ``path`` or ``~/.cache/autoact/``; built on first use (about a
+    second). Concurrent first uses are safe: each builds under its own temporary name and
+    renames it into place."""
+    p = Path(path or DISTRACTOR_INDEX).expanduser()
     if not p.exists():
-        build_index(hotpotqa_documents(hotpotqa_files()), p, progress=False)
+        build_index(hotpotqa_documents(hotpotqa_files()), p, progress=False, name=DISTRACTOR_NAME,
+                    distractor=True)
     return p
 
 
 # ----------------------------------------------------------------------------- reading
-
-def _page(title: str, text: str) -> Page:
-    sentences = split_sentences(text)
-    intro = None
-    if "\n" in text.strip():    # several paragraphs: the opening one is the intro
-        first = next(p for p in text.splitlines() if p.strip())
-        intro = len(split_sentences(first))
-    return Page(title=title, sentences=sentences, intro=intro)
-
 
 class OfflineCorpus:
     """Read-only access to an index built by :func:`build_index`; thread-safe (one SQLite
@@ -438,7 +549,7 @@ class OfflineCorpus:
 
     def __init__(self, index_path: str | os.PathLike):
         self.path = Path(index_path).expanduser()
-        how = f"build it with: python Scripts/build_corpus.py --source hotpotqa --index {self.path}"
+        how = f"build it with: python Scripts/build_corpus.py --source DUMP_OR_JSONL --index {self.path}"
         if not self.path.exists():
             raise DataError(f"{self.path}: no offline corpus index; {how}")
         if not self.path.is_file():
@@ -463,6 +574,8 @@ class OfflineCorpus:
                             f"{FORMAT_VERSION!r}; rebuild it with: python Scripts/build_corpus.py "
                             f"--source ... --index {self.path} --overwrite")
         self.size = int(meta.get("docs", 0))
+        self.corpus_name = meta.get("name") or self.path.stem
+        self.distractor = meta.get("distractor") == "1"
         self._avg_title = float(meta.get("avg_title_words", 1.0))
         self._avg_text = float(meta.get("avg_text_words", 1.0))
 
@@ -509,6 +622,11 @@ class OfflineCorpus:
     def __repr__(self) -> str:
         return f"OfflineCorpus({str(self.path)!r}, {self.size} documents)"
 
+    @property
+    def label(self) -> str:
+        """How reports name this retrieval setting."""
+        return "distractor" if self.distractor else f"offline:{self.corpus_name}:{self.size}"
+
     # -- WikiBackend
 
     def page(self, title: str) -> Page | None:
@@ -523,7 +641,7 @@ class OfflineCorpus:
                 continue
             row = con.execute("SELECT title, text FROM docs WHERE key = ? LIMIT 1", (key,)).fetchone()
             if row is not None:
-                return _page(*row)
+                return page_from_text(*row)
         return None
 
     def similar(self, query: str, k: int = 5) -> list[str]:

@@ -13,8 +13,10 @@ Replies in the shapes of SearXNG (``results[].content``), Bing (``webPages.value
 Brave (``web.results[].description``) or a plain list of objects with ``snippet``/``content``/
 ``description``/``text`` are understood. Results are cached on disk like Wikipedia pages.
 
-The observation shows the top 4 snippets as ``(Result i / n) ...``; ``Lookup[keyword]`` then
-pages through all fetched snippets containing the keyword, as the reference did.
+The observation is the top 4 snippets, one after the other, as the reference wrote them (it
+joined them with nothing between; a space here keeps the last word of one snippet and the first
+of the next apart); ``Lookup[keyword]`` then pages through the snippets containing the keyword,
+as the reference did.
 """
 
 from __future__ import annotations
@@ -32,8 +34,7 @@ from autoact.tools.base import ToolContext
 from autoact.tools.cache import DiskCache
 from autoact.tools.wiki import clean_argument, one_line
 
-SHOWN = 4       # snippets in the BingSearch observation
-FETCHED = 8     # snippets kept for Lookup paging
+SHOWN = 4       # snippets fetched and shown (the reference asked Bing for count=4)
 _TAG = re.compile(r"<[^>]+>")
 
 
@@ -104,7 +105,7 @@ class WebSearch:
         req = urllib.request.Request(self._request_url(query), headers=headers)
         with urllib.request.urlopen(req, timeout=self.timeout) as resp:
             data = json.loads(resp.read().decode("utf-8", errors="replace"))
-        results = _snippets(data)[:FETCHED]
+        results = _snippets(data)[:SHOWN]
         if self.cache is not None:
             self.cache.put(key, results)
         return results[:k]
@@ -118,12 +119,11 @@ def bing_search(arg: str, ctx: ToolContext) -> str:
     if provider is None:
         return "BingSearch is not available: no search provider or offline corpus is configured."
     try:
-        results = provider.search(query, FETCHED)
+        results = provider.search(query, SHOWN)
     except (urllib.error.URLError, OSError, ValueError) as err:   # network, HTTP, bad JSON
         return f"Search error ({type(err).__name__}), please try again."
     ctx.results, ctx.results_query, ctx.source = results, query, "search"
     ctx.lookup_keyword, ctx.lookup_index = None, 0
     if not results:
         return f"No search results for [{query}]."
-    shown = results[:SHOWN]
-    return " ".join(f"(Result {i + 1} / {len(shown)}) {r}" for i, r in enumerate(shown))
+    return " ".join(results[:SHOWN])

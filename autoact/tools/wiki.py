@@ -1,13 +1,17 @@
-"""Retrieve[entity] and Lookup[keyword] with ReAct's Wikipedia semantics, and the live backend.
+"""Retrieve[entity] and Lookup[keyword] with the reference's Wikipedia semantics, and the live
+backends.
 
-* ``Retrieve[entity]``: the opening paragraph of the page titled exactly ``entity`` (at most
-  :data:`MAX_INTRO_SENTENCES` sentences), or ``Could not find [entity]. Similar: [...]``.
+* ``Retrieve[entity]``: the opening paragraph of the page titled exactly ``entity`` (its text up
+  to the first blank line, as the reference's docstore returned it), or
+  ``Could not find [entity]. Similar: [...]`` with up to :data:`SIMILAR` titles.
 * ``Lookup[keyword]``: the next sentence containing ``keyword`` in the page the last Retrieve
-  opened (or in the last BingSearch results), as ``(Result i / n) sentence``; repeating the same
-  keyword pages on, a new keyword starts again.
+  opened (or in the last BingSearch results), as ``(Result i/n) sentence``; repeating the same
+  keyword pages on, a new keyword starts again; ``No Results`` / ``No More Results`` otherwise.
 
 Backends: :class:`LiveWikipedia` (the ``wikipedia`` package behind an on-disk SQLite cache, with
-its own rate limit, timeout and retries) and the offline corpus (``autoact.tools.corpus``).
+its own rate limit, timeout and retries; any MediaWiki API via ``api_url``),
+:class:`WikipediaSearch` (BingSearch's stand-in in the live setting when no web-search API is
+configured) and the offline corpus (``autoact.tools.corpus``).
 """
 
 from __future__ import annotations
@@ -24,10 +28,15 @@ from autoact.tools.cache import DiskCache
 
 log = logging.getLogger(__name__)
 
-MAX_INTRO_SENTENCES = 5
-NOT_FOUND_LOOKUP = ("The last page Retrieved was not found, so you cannot Lookup a keyword in it. "
-                    "Please try one of the similar pages given.")
+SIMILAR = 10        # titles in "Similar: [...]" (the reference listed wikipedia.search's default 10)
+NOT_FOUND_LOOKUP = ("The last Retrieve found no page, so there is nothing to Lookup in; retrieve "
+                    "one of the similar pages first.")
 NO_PAGE_LOOKUP = "There is no page to look in: Lookup follows a successful Retrieve or BingSearch."
+NO_RESULTS, NO_MORE_RESULTS = "No Results", "No More Results"
+
+
+WIKIPEDIA_API = "https://en.wikipedia.org/w/api.php"
+USER_AGENT = "autoact (https://github.com/zjunlp/AutoAct rebuild)"
 
 
 class WikipediaUnavailable(AutoActError):
@@ -49,7 +58,7 @@ def clean_argument(arg: str) -> str:
 
 def intro_text(page: Page) -> str:
     n = page.intro if page.intro else len(page.sentences)
-    return one_line(" ".join(page.sentences[:min(n, MAX_INTRO_SENTENCES)]))
+    return one_line(" ".join(page.sentences[:n]))
 
 
 def retrieve(arg: str, ctx: ToolContext) -> str:
@@ -63,7 +72,7 @@ def retrieve(arg: str, ctx: ToolContext) -> str:
     ctx.lookup_keyword, ctx.lookup_index = None, 0
     if page is None or not page.sentences:
         ctx.page, ctx.source = None, "missing"
-        return f"Could not find [{entity}]. Similar: {wiki.similar(entity, 5)}"
+        return f"Could not find [{entity}]. Similar: {wiki.similar(entity, SIMILAR)}"
     ctx.page, ctx.source = page, "page"
     return intro_text(page)
 
@@ -87,29 +96,18 @@ def lookup(arg: str, ctx: ToolContext) -> str:
         ctx.lookup_index += 1
     hits = [s for s in items if key in s.lower()]
     if not hits:
-        return f"No results for [{keyword}]."
+        return NO_RESULTS
     if ctx.lookup_index >= len(hits):
-        return f"No more results for [{keyword}]."
-    return f"(Result {ctx.lookup_index + 1} / {len(hits)}) {one_line(hits[ctx.lookup_index])}"
+        return NO_MORE_RESULTS
+    return f"(Result {ctx.lookup_index + 1}/{len(hits)}) {one_line(hits[ctx.lookup_index])}"
 
 
 # ----------------------------------------------------------------------------- live backend
 
-_HEADER = re.compile(r"^=+\s*.*?\s*=+$")
-
-
 def page_from_content(title: str, content: str) -> Page:
-    """Sentences of a Wikipedia page's plain text; ``intro`` counts the opening paragraph's."""
-    from autoact.tools.corpus import split_sentences
-    paragraphs = [p.strip() for p in content.split("\n")]
-    paragraphs = [p for p in paragraphs if p and not _HEADER.match(p)]
-    sentences: list[str] = []
-    intro = None
-    for i, para in enumerate(paragraphs):
-        sentences += split_sentences(para)
-        if i == 0:
-            intro = len(sentences)
-    return Page(title, sentences, intro)
+    """A page from the plain text the Wikipedia API returns (``page.content``)."""
+    from autoact.tools.corpus import page_from_text
+    return page_from_text(title, content)
 
 
 class _TimeoutRequests:
@@ -134,13 +132,21 @@ class LiveWikipedia:
 
     def __init__(self, cache_path: str | Path = "~/.cache/autoact/wikipedia.sqlite", *,
                  min_interval: float = 0.1, retries: int = 3, timeout: float = 15.0,
-                 backoff: float = 1.0):
+                 backoff: float = 1.0, api_url: str = "https://en.wikipedia.org/w/api.php"):
+        import warnings
+
         import wikipedia
+        # the package parses disambiguation pages with BeautifulSoup without naming a parser
+        warnings.filterwarnings("ignore", message="No parser was explicitly specified")
         self._wp = wikipedia
         wikipedia.set_rate_limiting(False)     # ours below is thread-safe; the package's is not
-        wikipedia.set_user_agent("autoact (https://github.com/zjunlp/AutoAct rebuild)")
+        wikipedia.set_user_agent(USER_AGENT)
         wikipedia.wikipedia.requests = _TimeoutRequests(timeout)
-        self.cache = DiskCache(cache_path)
+        wikipedia.wikipedia.API_URL = api_url  # the package reads this module global per request
+        self.api_url = api_url
+        self.timeout = timeout
+        # one cache per API: pages of a stand-in server never answer for Wikipedia's
+        self.cache = DiskCache(cache_path, namespace="" if api_url == WIKIPEDIA_API else api_url)
         self.min_interval = min_interval
         self.retries = retries
         self.backoff = backoff
@@ -168,8 +174,9 @@ class LiveWikipedia:
                 last = err
                 log.debug("wikipedia call failed (%s), retrying", type(err).__name__)
         raise WikipediaUnavailable(
-            f"cannot reach Wikipedia ({type(last).__name__}: {str(last)[:120]}) after "
-            f"{self.retries + 1} tries; check the network or use --wiki offline (local corpus)")
+            f"cannot reach Wikipedia at {self.api_url} ({type(last).__name__}: {str(last)[:120]}) "
+            f"after {self.retries + 1} tries; check the network, or run offline with --wiki "
+            f"offline --corpus_index FILE (Scripts/build_corpus.py) or --wiki distractor")
 
     def _fetch(self, title: str) -> dict:
         key = f"page:{title}"
@@ -202,4 +209,41 @@ class LiveWikipedia:
         if hit is None:
             hit = [str(t) for t in self._call(self._wp.search, query, results=k)]
             self.cache.put(key, hit)
+        return hit[:k]
+
+
+class WikipediaSearch:
+    """BingSearch's provider in the live setting when no web-search API is configured: the
+    MediaWiki full-text search (``list=search``) of the same API, one request per query,
+    snippets as ``"Title: snippet"``, cached on disk with the pages."""
+
+    name = "wikipedia-search"
+
+    def __init__(self, wiki: LiveWikipedia):
+        self.wiki = wiki
+
+    def _query(self, query: str, k: int) -> list[str]:
+        import html
+
+        import requests
+        params = {"action": "query", "list": "search", "srsearch": query, "srlimit": k,
+                  "srprop": "snippet", "format": "json", "formatversion": 2}
+        resp = requests.get(self.wiki.api_url, params=params, timeout=self.wiki.timeout,
+                            headers={"User-Agent": USER_AGENT})
+        resp.raise_for_status()
+        hits = (resp.json().get("query") or {}).get("search") or []
+        out = []
+        for hit in hits:
+            title = str(hit.get("title") or "").strip()
+            snippet = one_line(html.unescape(re.sub(r"<[^>]+>", "", str(hit.get("snippet") or ""))))
+            if title or snippet:
+                out.append(f"{title}: {snippet}" if title and snippet else title or snippet)
+        return out
+
+    def search(self, query: str, k: int = 4) -> list[str]:
+        key = f"wsearch:{k}:{' '.join(query.split())}"
+        hit = self.wiki.cache.get(key)
+        if hit is None:
+            hit = self.wiki._call(self._query, query, k)
+            self.wiki.cache.put(key, hit)
         return hit[:k]

@@ -120,7 +120,21 @@ def parse_args(argv: list[str] | None = None):
         raise ConfigError(f"unknown arguments: {' '.join(rest)} (see --help)")
     if not data_args.data_path:
         raise ConfigError("--data_path is required (data_plan.json, data_tool.json or data_reflect.json)")
+    data_args.data_path = reference_data_path(data_args.data_path)
     return model_args, data_args, lora_args, train_args
+
+
+def reference_data_path(path: str) -> str:
+    """``data_tool.json`` that does not exist, beside the reference filter's ``data_action.json``
+    (its name for the tool agent's data): that file, with a notice."""
+    p = Path(path)
+    if p.name == "data_tool.json" and not p.exists() and (p.parent / "data_action.json").is_file():
+        alt = p.parent / "data_action.json"
+        print(f"notice: {p} does not exist; training the tool agent on {alt}, the reference's name "
+              f"for it (note: the reference's training inputs spell \"Obversation\"/\"Aciton\" "
+              f"and differ from this project's inference prompts)", file=sys.stderr)
+        return str(alt)
+    return path
 
 
 # ----------------------------------------------------------------------------- data

@@ -13,7 +13,7 @@ import pytest
 
 from autoact.llm.fake_server import react_policy
 
-from conftest import REPO, run_cli
+from conftest import REPO, TEST_ENV, run_cli
 
 SEEDS = [1, 2, 3]
 META = REPO / "Self_Instruct/Meta_sample/Meta_Hotpotqa.json"
@@ -86,7 +86,7 @@ def test_kill9_then_rerun_equals_uninterrupted(tmp_path, fake_server, kind):
         out.parent.mkdir()
         kill_after = rng.randint(1, max(1, total - 2))
         child = subprocess.Popen([sys.executable, *commands(kind, out)], cwd=REPO,
-                                 env={**os.environ, **env}, stdout=subprocess.DEVNULL,
+                                 env={**os.environ, **TEST_ENV, **env}, stdout=subprocess.DEVNULL,
                                  stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and child.poll() is None:
