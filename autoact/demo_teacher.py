@@ -20,6 +20,7 @@ Each reply is a function of the request only (prompt and seed), so runs are repr
 
 from __future__ import annotations
 
+import hashlib
 import random
 import re
 from functools import lru_cache
@@ -49,25 +50,71 @@ def _quote(sentence: str) -> str:
 
 # --------------------------------------------------------------------------------- arithmetic
 
-_TEMPLATES = [
-    ("A gardener plants {a} tulips and {b} roses. How many flowers does the gardener plant in all?", "+"),
-    ("A tank holds {a} litres of water and {b} litres leak out. How many litres are left?", "-"),
-    ("Each crate holds {a} bottles. How many bottles are in {b} crates?", "*"),
-    ("A cyclist rides {a} kilometres every day. How many kilometres does she ride in {b} days?", "*"),
-    ("{p} stickers are shared equally among {b} children. How many stickers does each child get?", "/"),
+#: word problems by operation; {a} and {b} are the numbers in the order they appear
+_TEMPLATES = {
+    "+": [
+        "A gardener plants {a} tulips and {b} roses. How many flowers does the gardener plant in all?",
+        "A school has {a} girls and {b} boys. How many children are at the school in total?",
+        "Tom collects {a} stamps and then gets {b} more. How many stamps does Tom have now?",
+        "A shelf holds {a} books and another shelf holds {b} books. How many books are on both shelves?",
+        "A zoo had {a} visitors on Saturday and {b} visitors on Sunday. How many visitors came over the weekend?",
+        "A farm has {a} hens and buys {b} more hens. How many hens does the farm have now?",
+        "A bakery sold {a} loaves before noon and {b} loaves after noon. How many loaves did it sell altogether?",
+        "There are {a} red cars and {b} blue cars in a car park. How many cars are there in all?",
+    ],
+    "-": [
+        "A tank holds {a} litres of water and {b} litres leak out. How many litres are left?",
+        "A shop had {a} apples and sold {b} of them. How many apples are left?",
+        "A bus carries {a} people and {b} people get off at a stop. How many people are still on the bus?",
+        "Mia had {a} marbles and gave {b} of them to a friend. How many marbles does Mia have now?",
+        "A cinema has {a} seats and {b} of them are taken. How many seats are still free?",
+        "A baker made {a} cookies and the children ate {b} of them. How many cookies remain?",
+        "A box had {a} nails and a builder used {b} of them. How many nails are still in the box?",
+    ],
+    "*": [
+        "Each crate holds {a} bottles. How many bottles are in {b} crates?",
+        "A cyclist rides {a} kilometres every day. How many kilometres does she ride in {b} days?",
+        "A ticket costs {a} coins. How much do {b} tickets cost?",
+        "Each shelf holds {a} jars. How many jars fit on {b} shelves?",
+        "A machine makes {a} buttons every hour. How many buttons does it make in {b} hours?",
+        "There are {a} pages in each notebook. How many pages are in {b} notebooks?",
+        "A farmer plants {a} trees in each row. How many trees are in {b} rows?",
+    ],
+    "/": [
+        "{a} stickers are shared equally among {b} children. How many stickers does each child get?",
+        "{a} apples are packed equally into {b} bags. How many apples are in each bag?",
+        "A rope of {a} metres is cut into {b} equal pieces. How long is each piece?",
+        "{a} players are split equally into {b} teams. How many players are in each team?",
+        "A class of {a} pupils sits at {b} tables with the same number at each. How many pupils sit at each table?",
+    ],
+}
+_OP_WORDS = {"+": "add", "-": "subtract", "*": "multiply", "/": "divide"}
+#: how the teacher reads the operation off a question, tried in this order (default: +)
+_KEYS = [
+    ("/", ("equally", "equal pieces", "same number")),
+    ("*", ("each crate", "every day", "costs", "each shelf", "every hour", "each notebook", "each row")),
+    ("+", ("in all", "in total", "more", "both", "weekend", "altogether")),
+    ("-", ("left", "get off", "gave", "taken", "ate", "used", "sold")),
 ]
 
 
 def _arithmetic_pairs(rng: random.Random, n: int) -> list[tuple[str, str]]:
     out = []
     for _ in range(n):
-        tpl, op = rng.choice(_TEMPLATES)
-        a, b = rng.randint(12, 95), rng.randint(2, 11)
-        if op == "-":
-            a += 20
-        q = tpl.format(a=a, b=b, p=a * b)
-        ans = {"+": a + b, "-": a - b, "*": a * b, "/": a}[op]
-        out.append((q, str(ans)))
+        op = rng.choice("+-*/")
+        tpl = rng.choice(_TEMPLATES[op])
+        if op == "+":
+            a, b = rng.randint(10, 300), rng.randint(2, 300)
+        elif op == "-":
+            a = rng.randint(30, 400)
+            b = rng.randint(2, a - 1)
+        elif op == "*":
+            a, b = rng.randint(3, 99), rng.randint(2, 9)
+        else:
+            b, q = rng.randint(2, 9), rng.randint(2, 40)
+            a = b * q
+        ans = {"+": a + b, "-": a - b, "*": a * b, "/": a // b}[op]
+        out.append((tpl.format(a=a, b=b), str(ans)))
     return out
 
 
@@ -77,13 +124,105 @@ def _arithmetic_expression(question: str) -> str | None:
         return None
     a, b = nums[0], nums[1]
     q = question.lower()
-    if "shared equally" in q or "split equally" in q or "each child get" in q:
-        return f"{a}/{b}"
-    if any(w in q for w in ("each crate", "each box", "every day", "every hour", "each trip")):
-        return f"{a}*{b}"
-    if any(w in q for w in ("leak out", "left", "lent out", "sold", "still")):
-        return f"{a}-{b}"
+    for op, keys in _KEYS:
+        if any(k in q for k in keys):
+            return f"{a}{op}{b}"
     return f"{a}+{b}"
+
+
+# --------------------------------------------------------------------------------- facts (WikiFacts)
+
+_FACT_KEYWORD = {"founded": "founded", "people": "people", "river": "river"}
+_FACT_WHAT = {"founded": "when it was founded", "people": "how many people live there",
+              "river": "which river flows through it", "region": "its region"}
+_FACT_VALUE = {"founded": r"founded in (\d+)", "people": r"About (\d+) people",
+               "river": r"river (\w+) flows", "region": r"in the (\w+) region"}
+_WRONG_KEYWORD = {"founded": "year", "people": "population", "river": "water"}
+
+
+@lru_cache(maxsize=1)
+def _town_names() -> frozenset[str]:
+    from autoact.testing.world import towns
+    return frozenset(t.name for t in towns())
+
+
+def _facts_pairs(rng: random.Random, n: int) -> list[tuple[str, str]]:
+    """Questions about the towns, never about a town's held-out fact."""
+    from autoact.testing.world import FACTS, answer, question, towns
+    pool = [(t, f) for t in towns() for f in FACTS if f != t.held_out]
+    return [(question(t, f, rng.randrange(8)), answer(t, f)) for t, f in
+            (rng.choice(pool) for _ in range(n))]
+
+
+def _fact_of(question: str) -> str:
+    q = question.lower()
+    if "year" in q or "founded" in q:
+        return "founded"
+    if "people" in q or "population" in q:
+        return "people"
+    if "river" in q:
+        return "river"
+    return "region"
+
+
+def _pick(options: list[str], *key) -> str:
+    """One of ``options``, chosen by a hash of ``key`` (the same choice for the same key)."""
+    return options[int(hashlib.sha1(repr(key).encode()).hexdigest(), 16) % len(options)]
+
+
+def _facts_step(kind: str, n: int, question: str, steps) -> str:
+    name = next((w for w in re.findall(r"[A-Z][a-z]+", question) if w in _town_names()), "")
+    fact = _fact_of(question)
+    style = _pick(["direct"] * 6 + ["search"] * 3 + ["stray"] * 2 + ["slip"] * 2, question)
+    done = [a.split("[")[0] for _, a, _ in steps]
+    text = " ".join(o for _, _, o in steps)
+    found = re.search(_FACT_VALUE[fact], text)
+    value = found.group(1) if found else ""
+    keyword = _FACT_KEYWORD.get(fact, "")
+
+    def say(thought: str, action: str) -> str:
+        return thought if kind == "Thought" else action
+
+    if steps and steps[-1][2] == "Please reflect your answer.":
+        answered = steps[-1][1][len("Finish["):-1]
+        if answered == value:
+            return say(_pick(["The answer matches the article, so it is right.",
+                              "The article states it directly, so the answer is right.",
+                              f"The page says {value}, which is my answer.",
+                              "I read this in the article, so the answer is right."], question, n),
+                       "Reflect[right]")
+        return say(_pick(["My answer is not the fact the question asks for, so it may be wrong.",
+                          f"The question asks {_FACT_WHAT[fact]}, not {answered}. It may be wrong.",
+                          "I answered the wrong thing; the answer may be wrong."], question, n),
+                   "Reflect[wrong]")
+    if not steps and style == "search":
+        return say(_pick([f"I will search for {name} first.", f"Let me search for {name}.",
+                          f"A search for {name} should find its article."], question),
+                   f"BingSearch[{name}]")
+    if "Retrieve" not in done:
+        if done and done[-1] == "BingSearch":
+            return say(_pick([f"The search found the article {name}. I will open it.",
+                              f"The first result is about {name}; let me retrieve it.",
+                              "I will open the article the search found."], question),
+                       f"Retrieve[{name}]")
+        return say(_pick([f"I should open the article about {name}.", f"Let me retrieve the page of {name}.",
+                          f"The question is about {name}, so I will look it up.",
+                          f"First I need the article on {name}."], question), f"Retrieve[{name}]")
+    if value and (fact == "region" or (done and done[-1] == "Lookup") or "Reflect" in done):
+        if style == "slip" and "Reflect" not in done:        # a slip the reflection will catch
+            return say(_pick(["So the answer is the town itself.", f"I think the answer is {name}."],
+                             question), f"Finish[{name}]")
+        return say(_pick([f"So the answer is {value}.", f"The article says {value}.",
+                          f"It says {value}, which answers the question.", "That answers the question."],
+                         question, n), f"Finish[{value}]")
+    if style == "stray" and "Lookup" not in done and fact in _WRONG_KEYWORD:
+        wrong = _WRONG_KEYWORD[fact]
+        return say(_pick([f"The first paragraph does not say {_FACT_WHAT[fact]}. I will look for {wrong}.",
+                          f"Let me find {wrong} on the page."], question), f"Lookup[{wrong}]")
+    return say(_pick([f"The first paragraph does not say {_FACT_WHAT[fact]}. I will look up {keyword}.",
+                      f"I need {_FACT_WHAT[fact]}, so I will search the page for {keyword}.",
+                      f"Let me find {keyword} on the page.", "I will look further down the page."],
+                     question, n), f"Lookup[{keyword}]")
 
 
 # --------------------------------------------------------------------------------- the replies
@@ -94,6 +233,8 @@ def _self_instruct(req: Request) -> str:
     rng = random.Random(req.params.seed if req.params.seed is not None else 0)
     if "Task Name: Arithmetic" in req.prompt:
         pairs = _arithmetic_pairs(rng, n)
+    elif "Task Name: WikiFacts" in req.prompt:
+        pairs = _facts_pairs(rng, n)
     else:
         docs = _documents()
         pairs = [(f'Which Wikipedia article contains the sentence "{_quote(s[1])}"?', title)
@@ -104,6 +245,9 @@ def _self_instruct(req: Request) -> str:
 def _tool_selection(req: Request) -> str:
     if "Task Name: Arithmetic" in req.prompt:
         return "1. Calculator: the answers need exact arithmetic."
+    if "Task Name: WikiFacts" in req.prompt:
+        return ("1. Retrieve: to open a town's article.\n2. Lookup: to find a fact on the page.\n"
+                "3. BingSearch: to find the article.")
     return ("1. BingSearch: to search for the quoted text.\n2. Retrieve: to open the article.\n"
             "3. Lookup: to find the sentence on the page.")
 
@@ -142,18 +286,53 @@ def _solve(req: Request) -> str:
     steps = _steps(prompt)
     thought = prompt.rsplit("\n", 2)[-2][len(f"Thought {n}: "):] if kind == "Action" else ""
     if "Calculator[" in prompt.split("\nQuestion: ")[0]:
-        return " " + _arithmetic_step(kind, n, question, steps, thought)
+        return " " + _arithmetic_step(kind, n, question, steps)
+    if any(w in _town_names() for w in re.findall(r"[A-Z][a-z]+", question)):
+        return " " + _facts_step(kind, n, question, steps)
     return " " + _corpus_step(kind, n, question, steps, thought)
 
 
-def _arithmetic_step(kind: str, n: int, question: str, steps, thought: str) -> str:
-    expr = _arithmetic_expression(question) or "0"
-    last_obs = steps[-1][2] if steps else ""
-    plan = {1: (f"I need to compute {expr}.", f"Calculator[{expr}]"),
-            2: (f"The calculator says {last_obs}, which answers the question.", f"Finish[{last_obs}]"),
-            3: ("The calculation matches the question, so the answer is right.", "Reflect[right]")}
-    t, a = plan.get(n, ("I am done.", f"Finish[{last_obs}]"))
-    return t if kind == "Thought" else a
+_INVERSE = {"+": "-", "-": "+", "*": "/", "/": "*"}
+
+
+def _arithmetic_step(kind: str, n: int, question: str, steps) -> str:
+    from autoact.tools.calculator import calculate
+    expr = _arithmetic_expression(question) or "0+0"
+    op = next(c for c in expr if c in "+-*/")
+    a, b = expr.split(op)
+    right = calculate(expr)
+    style = _pick(["plain"] * 7 + ["check"] * 2 + ["spaced"] * 2 + ["slip"] * 2, question)
+    calcs = [o for _, act, o in steps if act.startswith("Calculator[")]
+
+    def say(thought: str, action: str) -> str:
+        return thought if kind == "Thought" else action
+
+    if steps and steps[-1][2] == "Please reflect your answer.":
+        answered = steps[-1][1][len("Finish["):-1]
+        if answered == right:
+            return say(_pick(["The calculation matches the question, so the answer is right.",
+                              f"{a} and {b} are the numbers in the question, so the answer is right.",
+                              "I used the right operation, so the answer is right."], question, n),
+                       "Reflect[right]")
+        return say(_pick([f"I should not have used that operation; the question asks me to {_OP_WORDS[op]}.",
+                          "I think I used the wrong operation, so the answer may be wrong."], question, n),
+                   "Reflect[wrong]")
+    reflected = any(act == "Reflect[wrong]" for _, act, _ in steps)
+    if not calcs or (reflected and steps[-1][1] == "Reflect[wrong]"):
+        if style == "slip" and not calcs:
+            wrong = {"+": "-", "-": "+", "*": "+", "/": "-"}[op]
+            return say(_pick([f"I need to combine {a} and {b}.", "Let me work it out with the calculator."],
+                             question), f"Calculator[{a}{wrong}{b}]")
+        shown = f"{a} {op} {b}" if style == "spaced" else expr
+        return say(_pick([f"I need to {_OP_WORDS[op]} {a} and {b}.", f"Let me compute {shown}.",
+                          f"I should {_OP_WORDS[op]} the two numbers.",
+                          "The calculator can work this out."], question, n), f"Calculator[{shown}]")
+    if style == "check" and len(calcs) == 1 and not reflected:
+        return say(_pick(["Let me check the result the other way.", "I will check the result."], question),
+                   f"Calculator[{calcs[0]}{_INVERSE[op]}{b}]")
+    result = calcs[-1] if reflected else calcs[0]
+    return say(_pick([f"The calculator says {result}, which answers the question.", f"So the answer is {result}.",
+                      "That is the answer.", f"The result is {result}."], question, n), f"Finish[{result}]")
 
 
 def _corpus_step(kind: str, n: int, question: str, steps, thought: str) -> str:

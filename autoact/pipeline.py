@@ -69,7 +69,8 @@ PRESETS: dict[str, dict] = {
         "work_dir": "runs/smoke",
         "wiki": "distractor",
         "model": {"teacher": "demo_teacher", "base_model": "tiny"},
-        "self_instruct": {"generate_all_num": 24, "generate_per_round_num": 8, "workers": 2},
+        "self_instruct": {"generate_all_num": 24, "generate_per_round_num": 8, "workers": 2,
+                          "unique_answers": False},
         "tool_selection": {},
         "trajectories": {"max_steps": 8, "workers": 8},
         "filter": {"filter_num": 8},
@@ -259,8 +260,11 @@ class Pipeline:
         if stage in RETRIEVAL_STAGES:
             sec = self.section(stage)
             for key in ("wiki", "corpus_index"):
-                if self.config.get(key) and key not in sec:
-                    argv += [f"--{key}", str(self.config[key])]
+                value = self.config.get(key)
+                if key == "wiki" and value == "distractor" and self.task.corpus is not None:
+                    continue      # a task with its own corpus reads it, not HotpotQA's contexts
+                if value and key not in sec:
+                    argv += [f"--{key}", str(value)]
         return argv + (["--debug"] if self.debug else [])
 
     def call(self, stage: str, argv: list[str]) -> None:
@@ -432,12 +436,14 @@ class Pipeline:
 
 
 def _uses_retrieval(config: dict) -> bool:
-    """Whether the task's default tools read from the retrieval setting."""
+    """Whether the task reads HotpotQA's evaluation contexts: its default tools retrieve and it
+    has no corpus of its own."""
     from autoact.tasks import get_task, register_spec
     from autoact.tools import RETRIEVAL_TOOLS
     for spec in _as_list(config.get("task_spec")):
         register_spec(spec)
-    return bool(RETRIEVAL_TOOLS & set(get_task(config.get("task", "hotpotqa")).default_tools))
+    task = get_task(config.get("task", "hotpotqa"))
+    return bool(RETRIEVAL_TOOLS & set(task.default_tools)) and task.corpus is None
 
 
 def _as_list(value) -> list:

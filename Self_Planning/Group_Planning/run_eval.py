@@ -145,7 +145,7 @@ def main(args: argparse.Namespace) -> None:
     llm = None
     try:
         announce_tools(tools, tools_source)
-        env = make_environment(args, tools)
+        env = make_environment(args, tools, task)
         print(describe_retrieval(env.retrieval), flush=True)
         llm, roles = build_llm(args, args.method)
         workers = default_workers(args, llm)

@@ -41,6 +41,8 @@ class Task:
     finish_example: str = "Finish[Richard Nixon]"
     #: the tools used when a stage is given no tool-selection file
     default_tools: tuple[str, ...] = ()
+    #: the task's own retrieval corpus (JSONL of {title, text}), or None: Wikipedia
+    corpus: Path | None = None
 
     #: what the error says a record's "Answer" must be
     answer_hint: str = "a string"

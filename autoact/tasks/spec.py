@@ -8,6 +8,9 @@
     tools: [Calculator]                    # optional tool hints: the default tool selection
     eval_path: arithmetic_eval.jsonl       # optional: a file or a folder with one file per level
     levels: [test]                         # optional: level names (default: from eval_path)
+    corpus: articles.jsonl                 # optional: the task's own retrieval corpus, JSONL of
+                                           # {title, text}: Retrieve/Lookup/BingSearch read it
+                                           # unless a stage is given --wiki
     agent_role: a careful solver of arithmetic word problems   # optional
     finish_example: Finish[42]             # optional
 
@@ -31,7 +34,7 @@ from autoact.tasks.scienceqa import ScienceQA
 
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
 _KEYS = {"name", "description", "answer_type", "metric", "seed_examples", "seed_path", "tools",
-         "eval_path", "levels", "agent_role", "finish_example"}
+         "eval_path", "levels", "agent_role", "finish_example", "corpus"}
 
 
 class SpecTask(Task):
@@ -74,6 +77,9 @@ class SpecTask(Task):
         self.eval_path = self._path(spec.get("eval_path")) if spec.get("eval_path") else None
         if self.eval_path is not None and not self.eval_path.exists():
             raise DataError(f"{source}: eval_path {self.eval_path} does not exist")
+        self.corpus = self._path(spec["corpus"]) if spec.get("corpus") else None
+        if self.corpus is not None and not self.corpus.is_file():
+            raise DataError(f"{source}: corpus {self.corpus} does not exist")
         levels = spec.get("levels")
         if levels is not None and (not isinstance(levels, list) or not levels
                                    or not all(isinstance(x, str) for x in levels)):

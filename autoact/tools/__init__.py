@@ -139,8 +139,9 @@ WIKI_API = "https://en.wikipedia.org/w/api.php"
 
 def add_tool_args(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("tool environment")
-    g.add_argument("--wiki", choices=WIKI_SETTINGS, default=os.environ.get("AUTOACT_WIKI") or "live",
-                   help="retrieval setting (default $AUTOACT_WIKI or live). live: Wikipedia through "
+    g.add_argument("--wiki", choices=WIKI_SETTINGS, default=None,
+                   help="retrieval setting (default: the task's own corpus if its spec file names "
+                        "one, else $AUTOACT_WIKI or live). live: Wikipedia through "
                         "its API, cached on disk so reruns make no network calls, and BingSearch "
                         "through the web-search API of $AUTOACT_SEARCH_URL or else Wikipedia's own "
                         "search: the reference's open setting. offline: a local corpus index "
@@ -168,7 +169,19 @@ def add_tool_args(parser: argparse.ArgumentParser) -> None:
 RETRIEVAL_TOOLS = frozenset({"Retrieve", "Lookup", "BingSearch"})
 
 
-def make_environment(args: argparse.Namespace, tools: Sequence[Tool] | None = None) -> Environment:
+def wiki_setting(args: argparse.Namespace, task=None) -> tuple[str, str | None]:
+    """(setting, corpus index) from the flags: ``--wiki`` when given; else the task's own
+    corpus (a spec file's ``corpus``, indexed on first use); else ``$AUTOACT_WIKI`` or live."""
+    if args.wiki:
+        return args.wiki, args.corpus_index
+    if task is not None and getattr(task, "corpus", None) is not None:
+        from autoact.tools.corpus import corpus_index
+        return "offline", str(corpus_index(task.corpus, task.name.lower()))
+    return os.environ.get("AUTOACT_WIKI") or "live", args.corpus_index
+
+
+def make_environment(args: argparse.Namespace, tools: Sequence[Tool] | None = None,
+                     task=None) -> Environment:
     """Build the shared tool environment from :func:`add_tool_args` flags. Its ``retrieval``
     says which setting the run used (``live``, ``offline:<corpus>:<docs>``, ``distractor``, or
     ``none`` when ``tools`` has no retrieval tool, in which case nothing is opened)."""
@@ -182,7 +195,8 @@ def make_environment(args: argparse.Namespace, tools: Sequence[Tool] | None = No
     if tools is not None and not RETRIEVAL_TOOLS & {t.name for t in tools}:
         return Environment(database=args.database, knowledge_graph=args.knowledge_graph,
                            retrieval={"setting": "none", "label": "none"}, sandbox=sandbox)
-    if args.wiki == "live":
+    setting, corpus_index = wiki_setting(args, task)
+    if setting == "live":
         from autoact.tools.wiki import LiveWikipedia, WikipediaSearch
         wiki = LiveWikipedia(args.wiki_cache, api_url=args.wiki_url)
         web = WebSearch.from_env(wiki.cache)
@@ -191,10 +205,10 @@ def make_environment(args: argparse.Namespace, tools: Sequence[Tool] | None = No
                      "search": "web search API" if web else "Wikipedia search"}
     else:
         from autoact.tools.corpus import OfflineCorpus, distractor_index
-        if args.wiki == "distractor":
+        if setting == "distractor":
             index = distractor_index()
-        elif args.corpus_index:
-            index = Path(args.corpus_index).expanduser()
+        elif corpus_index:
+            index = Path(corpus_index).expanduser()
         else:
             raise ConfigError("--wiki offline needs --corpus_index FILE (or $AUTOACT_CORPUS_INDEX): "
                               "build one with Scripts/build_corpus.py; --wiki distractor uses the "

@@ -538,6 +538,19 @@ def distractor_index(path: str | os.PathLike | None = None) -> Path:
     return p
 
 
+def corpus_index(source: str | os.PathLike, name: str) -> Path:
+    """The index of a task's own corpus (a JSONL of ``{title, text}``), built on first use into
+    ``~/.cache/autoact/corpora/`` under a name that changes with the file's content."""
+    src = Path(source)
+    import hashlib
+    digest = hashlib.sha256(src.read_bytes()).hexdigest()[:12]
+    root = Path(os.environ.get("AUTOACT_CACHE") or "~/.cache/autoact").expanduser() / "corpora"
+    p = root / f"{name}-{digest}.v{FORMAT_VERSION}.sqlite"
+    if not p.exists():
+        build_index(jsonl_documents(src), p, progress=False, name=name)
+    return p
+
+
 # ----------------------------------------------------------------------------- reading
 
 class OfflineCorpus:
