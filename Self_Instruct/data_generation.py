@@ -20,8 +20,8 @@ import argparse
 import sys
 import time
 
-from autoact.cli import (add_common_args, add_prompts_arg, non_negative_int, positive_int, public_args,
-                         run, str2bool)
+from autoact.cli import (add_common_args, add_prompts_arg, non_negative_float, non_negative_int, positive_int,
+                         public_args, run, str2bool, top_k_value, top_p_value)
 from autoact.llm import add_llm_args
 
 
@@ -36,13 +36,13 @@ def make_parser() -> argparse.ArgumentParser:
                    help="pairs asked for per round")
     p.add_argument("--model_name", default="llama-2-13b-chat",
                    help="the Meta-Agent: a served model name, an alias or a local path")
-    p.add_argument("--temperature", type=float, default=None,
+    p.add_argument("--temperature", type=non_negative_float, default=None,
                    help="fixed sampling temperature (default: drawn per round from "
                         "--min_temperature..--max_temperature, as the reference)")
-    p.add_argument("--min_temperature", type=float, default=0.1)
-    p.add_argument("--max_temperature", type=float, default=0.5)
-    p.add_argument("--top_k", type=int, default=40)
-    p.add_argument("--top_p", type=float, default=0.75)
+    p.add_argument("--min_temperature", type=non_negative_float, default=0.1)
+    p.add_argument("--max_temperature", type=non_negative_float, default=0.5)
+    p.add_argument("--top_k", type=top_k_value, default=40)
+    p.add_argument("--top_p", type=top_p_value, default=0.75)
     p.add_argument("--max_tokens", type=positive_int, default=1024)
     p.add_argument("--seed", type=int, default=0, help="seeds example sampling and temperatures")
     p.add_argument("--workers", type=positive_int, default=4,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
 from typing import Callable, Sequence
 
@@ -25,14 +26,60 @@ def str2bool(value: str | bool) -> bool:
 
 
 def positive_int(value: str) -> int:
-    n = int(value)
+    n = _number(value, int)
     if n <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
     return n
 
 
+def _number(value: str, kind=float):
+    try:
+        n = kind(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {value!r}") from None
+    if kind is float and not math.isfinite(n):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {value}")
+    return n
+
+
+def positive_float(value: str) -> float:
+    n = _number(value)
+    if n <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {value}")
+    return n
+
+
+def non_negative_float(value: str) -> float:
+    n = _number(value)
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    return n
+
+
+def unit_fraction(value: str) -> float:
+    """A share in [0, 1]."""
+    n = _number(value)
+    if not 0 <= n <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {value}")
+    return n
+
+
+def top_p_value(value: str) -> float:
+    n = _number(value)
+    if not 0 < n <= 1:
+        raise argparse.ArgumentTypeError(f"expected 0 < top_p <= 1, got {value}")
+    return n
+
+
+def top_k_value(value: str) -> int:
+    n = _number(value, int)
+    if n < -1 or n == 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or -1 (off), got {value}")
+    return n
+
+
 def non_negative_int(value: str) -> int:
-    n = int(value)
+    n = _number(value, int)
     if n < 0:
         raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value}")
     return n
@@ -77,8 +124,14 @@ def run(main: Callable[[argparse.Namespace], object], parser: argparse.ArgumentP
     """Parse ``argv``, call ``main(args)`` and turn user errors into one line on stderr.
 
     Exit codes: 0 success, 2 user error (bad input, flag, unreachable server), 130 interrupted.
+    Secrets the flags or the environment carry are registered first, and everything written to
+    stdout and stderr goes through :func:`autoact.secrets.redact_text`.
     """
+    from autoact import secrets
+    secrets.register_environment()
+    guard_streams()
     args = parser.parse_args(argv)
+    register_arg_secrets(args)
     debug = bool(getattr(args, "debug", False))
     setup_logging(debug)
     try:
@@ -98,3 +151,26 @@ def run(main: Callable[[argparse.Namespace], object], parser: argparse.ArgumentP
               file=sys.stderr)
         return 130
     return 0
+
+
+def guard_streams() -> None:
+    """Route stdout and stderr through the secret redaction (once per process)."""
+    from autoact.secrets import RedactingStream
+    if not isinstance(sys.stdout, RedactingStream):
+        sys.stdout = RedactingStream(sys.stdout)
+    if not isinstance(sys.stderr, RedactingStream):
+        sys.stderr = RedactingStream(sys.stderr)
+
+
+def register_arg_secrets(args: argparse.Namespace) -> None:
+    """Flags that are keys, and the credentials of flags that are URLs, are secrets."""
+    from autoact import secrets
+    for name, value in vars(args).items():
+        values = value if isinstance(value, list) else [value]
+        for v in values:
+            if not isinstance(v, str):
+                continue
+            if any(k in name.lower() for k in ("key", "token", "password", "secret")):
+                secrets.register(v)
+            if "://" in v:
+                secrets.register_url(v)

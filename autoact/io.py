@@ -188,11 +188,54 @@ def prepare_output(path: PathLike, *, overwrite: bool = True, flag: str = "--ove
     return p
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def temp_name(target: Path) -> str:
+    """The prefix of a temporary file written on the way to ``target``: it names the writing
+    process, so :func:`remove_stale_temps` knows which ones a killed process left."""
+    return f".{target.name}.{os.getpid()}."
+
+
+def remove_stale_temps(target: Path) -> None:
+    """Remove the temporary files a killed writer of ``target`` left beside it."""
+    try:
+        entries = list(target.parent.glob(f".{glob_escape(target.name)}.*.tmp"))
+    except OSError:
+        return
+    for f in entries:
+        pid = f.name[len(target.name) + 2:].split(".", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+            try:
+                f.unlink()
+            except OSError:
+                pass
+
+
+def glob_escape(name: str) -> str:
+    import glob
+    return glob.escape(name)
+
+
 def write_text_atomic(path: PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` via a temp file + fsync + rename (never a half-written file)."""
+    """Write ``text`` to ``path`` via a temp file + fsync + rename (never a half-written file).
+    Secrets are masked first (:func:`autoact.secrets.redact`), as by every writer here."""
+    from autoact.secrets import redact_text
+    text = redact_text(text)
     p = prepare_output(path)
+    remove_stale_temps(p)
     mode = p.stat().st_mode & 0o777 if p.exists() else 0o644   # mkstemp's 0600 is too private
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=temp_name(p), suffix=".tmp", dir=p.parent)
+    except OSError as err:
+        raise ConfigError(f"{p}: cannot write ({err.strerror})") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
@@ -200,13 +243,20 @@ def write_text_atomic(path: PathLike, text: str) -> None:
             os.fchmod(f.fileno(), mode)
             os.fsync(f.fileno())
         os.replace(tmp, p)
+    except OSError as err:
+        _unlink(tmp)
+        raise ConfigError(f"{p}: cannot write ({err.strerror})") from None
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        _unlink(tmp)
         raise
     fsync_dir(p.parent)
+
+
+def _unlink(path: PathLike) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 def write_json_atomic(path: PathLike, obj: Any, *, indent: int | None = 2) -> None:
@@ -225,6 +275,58 @@ def fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def check_distinct(outputs: Iterable[PathLike], inputs: Iterable[PathLike]) -> None:
+    """An output that is an input (the same file, also through links) is a :class:`ConfigError`:
+    writing it would destroy what the run reads."""
+    def key(p: PathLike) -> str:
+        return os.path.realpath(os.path.expanduser(os.fspath(p)))
+    ins = {key(p): p for p in inputs if p}
+    for out in outputs:
+        if out and key(out) in ins:
+            raise ConfigError(f"{out} is also an input of this run ({ins[key(out)]}); writing it "
+                              f"would destroy the input: choose another output path")
+
+
+class OutputLock:
+    """An exclusive lock on an output (``.<name>.lock`` beside it, holding the pid): a second
+    run writing the same output stops with a clear error instead of both doing all the work.
+    The lock goes with the process that holds it (``flock``), so a killed run leaves none."""
+
+    def __init__(self, output: PathLike):
+        out = Path(output)
+        self.path = out.parent / f".{out.name}.lock"
+        self.output = out
+        self._f = None
+
+    def __enter__(self) -> "OutputLock":
+        import fcntl
+        prepare_output(self.path)
+        try:
+            f = open(self.path, "a+")
+        except OSError as err:
+            raise ConfigError(f"{self.output}: cannot lock ({err.strerror})") from None
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.seek(0)
+            holder = f.read().strip() or "?"
+            f.close()
+            raise ConfigError(f"{self.output} is being written by another run (pid {holder}); "
+                              f"wait for it to finish or stop it") from None
+        f.seek(0)
+        f.truncate()
+        f.write(str(os.getpid()))
+        f.flush()
+        self._f = f
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._f is not None:
+            _unlink(self.path)
+            self._f.close()
+            self._f = None
 
 
 def stable_id(*parts: str, prefix: str = "q") -> str:
@@ -264,35 +366,45 @@ class JsonlLog:
         self._f = None          # opened on the first append: a run that fails early leaves no file
 
     def _load(self) -> None:
-        raw = self.path.read_bytes()
-        if raw and not raw.endswith(b"\n"):
-            cut = raw.rfind(b"\n") + 1
-            tail = raw[cut:]
-            try:
-                json.loads(tail.decode("utf-8"))
-                complete = True
-            except (UnicodeDecodeError, json.JSONDecodeError):
-                complete = False
-            if complete:  # a whole record without its newline: keep it
-                with open(self.path, "ab") as f:
-                    f.write(b"\n")
-                raw += b"\n"
-            else:  # torn write from a crash: drop the partial line, it will be redone
-                with open(self.path, "r+b") as f:
-                    f.truncate(cut)
-                raw = raw[:cut]
-        text = raw.decode("utf-8", errors="strict")
+        """Read and check every complete line first, without changing the file; only a file
+        that passed (one of ours) is then repaired: a last line torn by a crash is dropped (it
+        will be redone), a whole last record without its newline gets one."""
+        try:
+            raw = self.path.read_bytes()
+        except OSError as err:
+            raise DataError(f"{self.path}: cannot read ({err.strerror})") from None
+        cut = raw.rfind(b"\n") + 1 if raw and not raw.endswith(b"\n") else len(raw)
+        body, tail = raw[:cut], raw[cut:]
+        try:
+            text = body.decode("utf-8", errors="strict")
+        except UnicodeDecodeError as err:
+            line = body[:err.start].count(b"\n") + 1
+            raise DataError(f"{self.path}:{line}: not UTF-8 text; is this the right output file?") from None
         for line, rec in iter_jsonl(self.path, text=text):
             if self.normalize is not None and isinstance(rec, dict):
                 new = self.normalize(rec, line)
                 if new is not rec:
                     self.converted += 1
                 rec = new
-            if not isinstance(rec, dict) or self.key not in rec:
+            if not isinstance(rec, dict) or self.key not in rec or not isinstance(rec[self.key], (str, int)):
                 raise DataError(f"{self.path}:{line}: expected an object with \"{self.key}\"; "
                                 f"is this the right output file?")
             self.latest[rec[self.key]] = rec
             self.lines += 1
+        if not tail.strip():
+            return
+        try:
+            last = json.loads(tail.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            last = None
+        if isinstance(last, dict) and self.key in last:   # a whole record without its newline
+            with open(self.path, "ab") as f:
+                f.write(b"\n")
+            self.latest[last[self.key]] = last
+            self.lines += 1
+        else:                                            # torn write from a crash
+            with open(self.path, "r+b") as f:
+                f.truncate(cut)
 
     def done_ids(self, ok: Callable[[dict], bool] = is_ok_record) -> set:
         return {k for k, r in self.latest.items() if ok(r)}
@@ -300,6 +412,8 @@ class JsonlLog:
     def append(self, record: dict) -> None:
         if self.key not in record:
             raise ValueError(f"record has no {self.key!r} field")
+        from autoact.secrets import redact
+        record = redact(record)
         line = json.dumps(record, ensure_ascii=False) + "\n"
         with self._lock:
             if self._f is None:

@@ -501,6 +501,11 @@ def resolve_config(args: argparse.Namespace) -> tuple[str, dict]:
 
 def main(args: argparse.Namespace) -> None:
     preset, config = resolve_config(args)
+    from autoact import secrets
+    model = config.get("model") or {}
+    secrets.register(model.get("api_key"))
+    for url in _as_list(model.get("base_url")):
+        secrets.register_url(url)
     print(f"preset {preset}; task {config.get('task')}; work folder {config.get('work_dir')}")
     if preset == "smoke" or (config.get("model") or {}).get("teacher"):
         print("note: the first three stages use the DEMO TEACHER, a scripted stand-in for the "

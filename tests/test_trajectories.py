@@ -267,7 +267,8 @@ def test_injected_faults_become_error_records_that_a_rerun_fills(tmp_path, fake_
     flaky = fake_server(react_policy, models=["llama-2-13b-chat"], fault_rate=0.2,
                         fault_kinds=["500", "malformed"], seed=3)
     save = tmp_path / "faults.jsonl"
-    args = seed_command(save, "--limit", "30", "--max_retries", "0", "--max_consecutive_failures", "30")
+    args = seed_command(save, "--limit", "30", "--max_retries", "0", "--max_consecutive_failures", "30",
+                        "--max_error_rate", "1")
     proc = run_cli(*args, env={"OPENAI_BASE_URL": flaky.url})
     assert proc.returncode == 0, proc.stderr[-2000:]
     recs = read_jsonl_latest(save)

@@ -111,17 +111,12 @@ def main(args: argparse.Namespace) -> None:
     from pathlib import Path
 
     from autoact.agents import check_agent
-    from autoact.agents.baselines import CoTAgent, cot_instruction, react_instruction
-    from autoact.agents.group import GroupPlanningAgent
-    from autoact.agents.meta import ZeroshotThinkAgent
-    from autoact.agents.runner import run_all
-    from autoact.agents.setup import announce_tools, default_workers, make_solver, selected_tools
+    from autoact.agents.setup import selected_tools
     from autoact.errors import ConfigError
-    from autoact.io import JsonlLog, prepare_output, write_json_atomic
+    from autoact.io import OutputLock, check_distinct, prepare_output
     from autoact.prompting import load_prompts
-    from autoact.report.summary import level_log, reference_normalizer, run_summary
+    from autoact.report.summary import level_log
     from autoact.tasks import get_task
-    from autoact.tools import describe_retrieval, make_environment
 
     task = get_task(args.task)
     check_agent(args.agent_name, task)
@@ -132,22 +127,51 @@ def main(args: argparse.Namespace) -> None:
     out_dir = Path(args.save_path)
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"--save_path {out_dir}: is a file, expected a folder")
-    logs = {}
-    for level, examples in groups.items():
-        path = prepare_output(level_log(task, out_dir, level))
-        if args.overwrite and path.exists():
-            path.unlink()
+    inputs = [args.tools] + ([str(f) for f in Path(args.task_path).iterdir()]
+                             if Path(args.task_path).is_dir() else [args.task_path])
+    paths = {level: level_log(task, out_dir, level) for level in groups}
+    check_distinct([*paths.values(), out_dir / "summary.json", out_dir / "eval.config.json"], inputs)
+    for path in paths.values():
+        prepare_output(path)
+    with OutputLock(out_dir):
+        evaluate(args, task, prompts, tools, tools_source, groups, out_dir, paths)
+
+
+def evaluate(args, task, prompts, tools, tools_source, groups, out_dir, paths) -> None:
+    from pathlib import Path
+
+    from autoact.agents.baselines import CoTAgent, cot_instruction, react_instruction
+    from autoact.agents.group import GroupPlanningAgent
+    from autoact.agents.meta import ZeroshotThinkAgent
+    from autoact.agents.runner import run_all
+    from autoact.agents.setup import announce_tools, check_error_rate, default_workers, make_solver
+    from autoact.io import JsonlLog, write_json_atomic
+    from autoact.report.summary import reference_normalizer, run_summary
+    from autoact.tools import describe_retrieval, make_environment
+
+    def open_logs() -> dict:
         # an existing log is read (and checked) before any work; lines the reference wrote
         # (its 1-4.jsonl, easy.jsonl, ...) count as done for the questions they answer
-        logs[level] = JsonlLog(path, normalize=reference_normalizer(task, level, examples, path))
-        if logs[level].converted:
-            print(f"{path}: {logs[level].converted} lines from the reference's run; continuing it")
+        out = {}
+        for level, examples in groups.items():
+            path = paths[level]
+            out[level] = JsonlLog(path, normalize=reference_normalizer(task, level, examples, path))
+            if out[level].converted:
+                print(f"{path}: {out[level].converted} lines from the reference's run; continuing it")
+        return out
+
+    # with --overwrite the logs are replaced only once the inputs, tools and server are checked
+    logs = open_logs() if not args.overwrite else {}
     llm = None
     try:
         announce_tools(tools, tools_source)
         env = make_environment(args, tools, task)
         print(describe_retrieval(env.retrieval), flush=True)
         llm, roles = build_llm(args, args.method)
+        if args.overwrite:
+            for path in paths.values():
+                path.unlink(missing_ok=True)
+            logs = open_logs()
         workers = default_workers(args, llm)
         policy, instruction, reflect = {
             "autoact": (GroupPlanningAgent(llm, roles), "", True),
@@ -165,10 +189,11 @@ def main(args: argparse.Namespace) -> None:
         solve = make_solver(task, tools, env, llm, policy, args, extra, instruction=instruction,
                             reflect=reflect, prompts=prompts)
         t0 = time.monotonic()
+        done: list[dict] = []
         for level, examples in groups.items():
             examples = examples[:args.limit] if args.limit else examples
-            run_all(examples, solve, logs[level], workers=workers, desc=f"{task.name} {level}",
-                    max_consecutive_failures=args.max_consecutive_failures)
+            done += run_all(examples, solve, logs[level], workers=workers, desc=f"{task.name} {level}",
+                            max_consecutive_failures=args.max_consecutive_failures)
         summary = run_summary(task, out_dir, {lv: lg.records() for lv, lg in logs.items()},
                               method=args.label or args.method, backbone=backbone,
                               settings=public_args(args), roles=extra["roles"],
@@ -186,6 +211,7 @@ def main(args: argparse.Namespace) -> None:
                   f", halted {row['halted']}, errors {row['errors']}")
         print(describe_retrieval(env.retrieval))
         print(f"-> {out_dir}/summary.json")
+        check_error_rate(done, args.max_error_rate)
     finally:
         for lg in logs.values():
             lg.close()

@@ -20,7 +20,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from autoact.cli import add_common_args, add_prompts_arg, positive_int, public_args, run
+from autoact.cli import (add_common_args, add_prompts_arg, non_negative_float, positive_int, public_args,
+                         run, top_k_value, top_p_value)
 from autoact.llm import add_llm_args
 
 
@@ -31,9 +32,9 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--task_name", default="ScienceQA", help="task in the registry (case-insensitive)")
     p.add_argument("--tool_save_path", default="Self_Planning/Tool_Selection/{task_name}_Tools.json",
                    help="output JSON; {task_name} is replaced by the task's name")
-    p.add_argument("--temperature", type=float, default=0.2, help="sampling temperature (default 0.2)")
-    p.add_argument("--top_k", type=int, default=40)
-    p.add_argument("--top_p", type=float, default=0.75)
+    p.add_argument("--temperature", type=non_negative_float, default=0.2, help="sampling temperature (default 0.2)")
+    p.add_argument("--top_k", type=top_k_value, default=40)
+    p.add_argument("--top_p", type=top_p_value, default=0.75)
     p.add_argument("--max_tokens", type=positive_int, default=1024)
     p.add_argument("--num_tools", type=positive_int, default=3,
                    help="how many tools to ask for (default 3, as the reference)")

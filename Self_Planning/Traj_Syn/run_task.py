@@ -54,15 +54,10 @@ def main(args: argparse.Namespace) -> None:
     from pathlib import Path
 
     from autoact.agents import check_agent
-    from autoact.agents.meta import ZeroshotThinkAgent
-    from autoact.agents.runner import run_all, summarize
-    from autoact.agents.setup import (announce_tools, check_output_flags, default_workers,
-                                      load_examples, make_solver, selected_tools)
-    from autoact.io import JsonlLog, prepare_output, write_json_atomic
-    from autoact.llm import make_llm
+    from autoact.agents.setup import check_output_flags, load_examples, selected_tools
+    from autoact.io import OutputLock, check_distinct, prepare_output
     from autoact.prompting import load_prompts
     from autoact.tasks import get_task
-    from autoact.tools import describe_retrieval, make_environment
 
     task = get_task(args.task)
     check_agent(args.agent_name, task)
@@ -70,15 +65,33 @@ def main(args: argparse.Namespace) -> None:
     tools, tools_source = selected_tools(args.tools, task, prompts)
     examples = load_examples(task, args.task_path, args.limit)
     save = Path(args.save_path)
-    check_output_flags(save, args.overwrite)
+    check_output_flags(save)
+    check_distinct([save, save.with_suffix(".config.json")], [args.task_path, args.tools])
     prepare_output(save)
-    out = JsonlLog(save)            # reads (and checks) an existing log before anything runs
+    with OutputLock(save):
+        synthesize(args, task, prompts, tools, tools_source, examples, save)
+
+
+def synthesize(args, task, prompts, tools, tools_source, examples, save) -> None:
+    from autoact.agents.meta import ZeroshotThinkAgent
+    from autoact.agents.runner import run_all, summarize
+    from autoact.agents.setup import announce_tools, check_error_rate, default_workers, make_solver
+    from autoact.io import JsonlLog, write_json_atomic
+    from autoact.llm import make_llm
+    from autoact.tools import describe_retrieval, make_environment
+
+    # an existing log is read and checked before any work (with --overwrite it is replaced, but
+    # only once the inputs, the tools and the server have been checked)
+    out = JsonlLog(save) if not args.overwrite else None
     llm = None
     try:
         announce_tools(tools, tools_source)
         env = make_environment(args, tools, task)
         print(describe_retrieval(env.retrieval), flush=True)
         llm = make_llm(args, args.llm_name)
+        if out is None:
+            save.unlink(missing_ok=True)
+            out = JsonlLog(save)
         workers = default_workers(args, llm)
         agent = ZeroshotThinkAgent(llm)
         solve = make_solver(task, tools, env, llm, agent, args,
@@ -102,8 +115,10 @@ def main(args: argparse.Namespace) -> None:
               f"tokens {summary['usage']['prompt_tokens']}+{summary['usage']['completion_tokens']}")
         if summary["errors"]:
             print(f"{summary['errors']} questions ended in an error; rerun the same command to retry them")
+        check_error_rate(records, args.max_error_rate)
     finally:
-        out.close()
+        if out is not None:
+            out.close()
         if llm is not None:
             llm.close()
 

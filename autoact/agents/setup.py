@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import logging
 import time
 from pathlib import Path
 from typing import Callable
 
 from autoact.agents.episode import Episode
-from autoact.cli import non_negative_int, positive_int
+from autoact.cli import (non_negative_float, non_negative_int, positive_int, top_k_value, top_p_value,
+                         unit_fraction)
 from autoact.errors import AutoActError, ConfigError
 from autoact.llm.base import LLM, SamplingParams
 from autoact.prompting import Prompts
 from autoact.tasks.base import Example, Task
 from autoact.tools import Environment, Tool, default_selection, load_selection
+
+log = logging.getLogger(__name__)
 
 #: where the seed tool_selected.py command writes a task's selection ({task} is the task's name)
 TOOL_SELECTION_FILE = "Self_Planning/Tool_Selection/{task}_Tools.json"
@@ -42,10 +46,10 @@ def add_episode_args(parser: argparse.ArgumentParser, *, max_steps: int, tempera
                         "for a local model, whose calls are batched together)")
     g.add_argument("--limit", type=positive_int, default=None, help="only the first N questions")
     g.add_argument("--seed", type=int, default=0, help="per-question sampling seeds derive from it")
-    g.add_argument("--temperature", type=float, default=temperature,
+    g.add_argument("--temperature", type=non_negative_float, default=temperature,
                    help=f"sampling temperature (default {temperature}; {decoding_note})")
-    g.add_argument("--top_p", type=float, default=top_p, help=f"nucleus sampling (default {top_p})")
-    g.add_argument("--top_k", type=int, default=top_k,
+    g.add_argument("--top_p", type=top_p_value, default=top_p, help=f"nucleus sampling (default {top_p})")
+    g.add_argument("--top_k", type=top_k_value, default=top_k,
                    help=f"top-k sampling, sent to servers that take it; -1: off (default {top_k})")
     g.add_argument("--max_tokens", type=positive_int, default=max_tokens,
                    help=f"tokens per generation (one thought, action or argument; default {max_tokens})")
@@ -59,6 +63,9 @@ def add_episode_args(parser: argparse.ArgumentParser, *, max_steps: int, tempera
                         "context-length halt still applies)")
     g.add_argument("--max_consecutive_failures", type=positive_int, default=10,
                    help="stop the run when this many questions in a row fail (server down)")
+    g.add_argument("--max_error_rate", type=unit_fraction, default=0.25,
+                   help="exit with an error (after saving everything) when more than this share of "
+                        "the questions ended in an error (default 0.25); a rerun retries them")
     g.add_argument("--overwrite", action="store_true",
                    help="start afresh instead of resuming from an existing output")
 
@@ -114,29 +121,62 @@ def load_examples(task: Task, path: str, limit: int | None,
 def make_solver(task: Task, tools: list[Tool], env: Environment, llm: LLM, policy,
                 args: argparse.Namespace, extra: dict, *, instruction: str = "",
                 reflect: bool = True, prompts: Prompts | None = None) -> Callable[[Example], dict]:
-    """``solve(example) -> record``; a failure (server, environment) becomes an error record
-    with the steps done so far, never an exception. ``instruction`` overrides the zero-shot
+    """``solve(example) -> record``. Whatever goes wrong while solving one question (a server
+    error, a reply of the wrong shape, a tool's bug) becomes that question's error record, with
+    the steps done so far: never the end of the run. ``instruction`` overrides the zero-shot
     instruction (few-shot baselines); ``reflect=False`` ends episodes at the first Finish."""
     def solve(ex: Example) -> dict:
         t0 = time.monotonic()
-        ep = Episode(task, ex, tools, env, max_steps=args.max_steps,
-                     max_context_len=args.max_context_len, count_tokens=llm.count_tokens,
-                     instruction=instruction, reflect=reflect, prompts=prompts,
-                     max_observation_chars=getattr(args, "max_observation_chars", 0))
+        ep = None
         error = None
         try:
+            ep = Episode(task, ex, tools, env, max_steps=args.max_steps,
+                         max_context_len=args.max_context_len, count_tokens=llm.count_tokens,
+                         instruction=instruction, reflect=reflect, prompts=prompts,
+                         max_observation_chars=getattr(args, "max_observation_chars", 0))
             params = sampling(args, ex.id)
             while not ep.done and not ep.check_halt():
                 thought, action = policy.step(ep, params)
                 ep.act(thought, action)
         except AutoActError as err:
             error = str(err)
-        return ep.record(error=error, seconds=round(time.monotonic() - t0, 3), **extra)
+        except Exception as err:  # noqa: BLE001 - the question boundary: one question's failure, whatever it is
+            log.debug("question %s failed", ex.id, exc_info=True)
+            error = f"internal error: {type(err).__name__}: {err}"
+        seconds = round(time.monotonic() - t0, 3)
+        if ep is not None:
+            try:
+                return ep.record(error=error, seconds=seconds, **extra)
+            except Exception as err:  # noqa: BLE001 - e.g. a scorer that cannot read the prediction
+                error = error or f"internal error: {type(err).__name__}: {err}"
+        return failed_record(task, ex, error or "internal error", seconds, extra)
     return solve
 
 
-def check_output_flags(path: Path, overwrite: bool) -> None:
+def failed_record(task: Task, ex: Example, error: str, seconds: float, extra: dict) -> dict:
+    """The record of a question that failed before it had an episode to record."""
+    return {"id": ex.id, "question": ex.question, "answer": ex.answer, "level": ex.level,
+            "task": task.name, "prediction": "", "correct": False, "reward": 0.0, "finished": False,
+            "halted": False, "error": error, "n_steps": 0, "steps": [], "answers": [],
+            "reflection": [], "prompt": "", "usage": {"calls": 0, "prompt_tokens": 0,
+                                                      "completion_tokens": 0},
+            "seconds": seconds, **extra}
+
+
+def check_output_flags(path: Path) -> None:
     if path.is_dir():
         raise ConfigError(f"{path}: is a folder, expected a .jsonl file path")
-    if overwrite and path.exists():
-        path.unlink()
+
+
+class TooManyErrors(AutoActError):
+    """More questions than ``--max_error_rate`` allows ended in an error."""
+
+
+def check_error_rate(records: list[dict], max_rate: float) -> None:
+    """Raise :class:`TooManyErrors` when the share of error records passes ``max_rate``."""
+    errors = [r for r in records if r.get("error")]
+    if records and len(errors) > max_rate * len(records):
+        raise TooManyErrors(
+            f"{len(errors)} of {len(records)} questions ended in an error (more than "
+            f"--max_error_rate {max_rate:g}); everything is saved, rerun the same command to retry "
+            f"them; last error: {errors[-1]['error']}")

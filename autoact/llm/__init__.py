@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 
+from autoact.cli import non_negative_int, positive_float, positive_int
 from autoact.errors import ConfigError
 from autoact.llm.base import LLM, Completion, SamplingParams, Usage, truncate_at_stop
 from autoact.llm.models import ROLES, RoleMap, no_model_error, resolve_local_model
@@ -37,11 +38,11 @@ def add_llm_args(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--api", choices=("completion", "chat"), default="completion",
                    help="openai backend: send prompts to /completions (default) or wrap them as a "
                         "user message for /chat/completions")
-    g.add_argument("--request_timeout", type=float, default=120.0,
+    g.add_argument("--request_timeout", type=positive_float, default=120.0,
                    help="seconds per HTTP request before it counts as failed (default 120)")
-    g.add_argument("--max_retries", type=int, default=4,
+    g.add_argument("--max_retries", type=non_negative_int, default=4,
                    help="retries per request on connection errors, 429, 5xx and malformed replies")
-    g.add_argument("--max_in_flight", type=int, default=64,
+    g.add_argument("--max_in_flight", type=positive_int, default=64,
                    help="most HTTP requests in flight at once (default 64)")
     g.add_argument("--model_path", default=None,
                    help="hf backend: local model folder (default: resolve the model name via "
@@ -52,7 +53,7 @@ def add_llm_args(parser: argparse.ArgumentParser) -> None:
                    choices=("auto", "float32", "float16", "bfloat16"),
                    help="hf backend: weights dtype (auto: bf16/fp16 on GPU, fp32 on CPU)")
     g.add_argument("--device", default="auto", help="hf backend: cpu, cuda, cuda:1 ... (default auto)")
-    g.add_argument("--max_batch_size", type=int, default=16,
+    g.add_argument("--max_batch_size", type=positive_int, default=16,
                    help="hf backend: most rows per generate() call (default 16)")
     g.add_argument("--trust_remote_code", action="store_true",
                    help="hf backend: allow model code from the model folder (off by default)")

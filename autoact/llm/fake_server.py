@@ -7,7 +7,11 @@ e.g. a scripted reply file); stop strings, ``max_tokens`` and ``n`` are honoured
 * ``latency``: seconds slept per request (the thread sleeps; many requests overlap);
 * ``fault_rate`` and ``fault_kinds``: a seeded share of requests fail with ``500``, ``429``,
   ``timeout`` (the reply is held past the client's timeout), ``malformed`` (a 200 whose body
-  is not JSON) or ``empty`` (a 200 with an empty completion);
+  is not JSON), ``empty`` (a 200 with an empty completion), ``trickle`` (a good reply sent one
+  byte every ``trickle_gap`` seconds), or a 200 of the wrong shape: ``choices_str``
+  (``"choices": ["x"]``), ``text_int`` (``"text": 123``), ``usage_str`` (token counts as words:
+  still a usable reply), ``no_choices``;
+* ``models_fault``: ``GET /v1/models`` answers ``{"data": "x"}`` (a wrong shape);
 * ``faults``: an explicit per-request plan (``["500", None, ...]``) consumed before the rate;
 * ``reject_fields``: body fields answered with a 400 as OpenAI's own API does for fields it does
   not know (``Unrecognized request argument supplied: num_beams``).
@@ -37,13 +41,15 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Sequence
+from urllib.parse import urlsplit
 
 from autoact.errors import AutoActError
 from autoact.llm.base import SamplingParams
 from autoact.llm.scripted import (ReplyFn, Request, as_reply_fn, finish, render_messages,
                                   whitespace_tokens)
 
-FAULT_KINDS = ("500", "429", "timeout", "malformed", "empty")
+FAULT_KINDS = ("500", "429", "timeout", "malformed", "empty", "trickle", "choices_str", "text_int",
+               "usage_str", "no_choices")
 _SAMPLING_KEYS = ("max_tokens", "temperature", "top_p", "top_k", "n", "stop", "seed", "num_beams")
 
 
@@ -110,11 +116,19 @@ class _Handler(BaseHTTPRequestHandler):
     def _error(self, status: int, message: str, etype: str) -> None:
         self._json(status, {"error": {"message": message, "type": etype, "code": status}})
 
+    def _route(self) -> str:
+        """The request's path without its query string (a base URL may carry one)."""
+        return urlsplit(self.path).path.rstrip("/")
+
     def do_GET(self):  # noqa: N802
         fake = self.server.fake
-        if self.path.rstrip("/") in ("/health", "/v1/health"):
+        with fake._lock:
+            fake.gets.append({"path": self._route(), "authorization": self.headers.get("Authorization")})
+        if self._route() in ("/health", "/v1/health"):
             self._send(200, b"")
-        elif self.path.rstrip("/") == "/v1/models":
+        elif self._route() == "/v1/models" and fake.models_fault:
+            self._json(200, {"object": "list", "data": "x"})
+        elif self._route() == "/v1/models":
             data = [{"id": m, "object": "model", "owned_by": "autoact-fake",
                      "parent": None if m == fake.models[0] else fake.models[0]}
                     for m in fake.models]
@@ -126,7 +140,7 @@ class _Handler(BaseHTTPRequestHandler):
         fake = self.server.fake
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length)
-        path = self.path.rstrip("/")
+        path = self._route()
         if path not in ("/v1/completions", "/v1/chat/completions"):
             self._error(404, f"no route {self.path}", "NotFoundError")
             return
@@ -169,6 +183,12 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "malformed":
             self._send(200, b'{"id": "cmpl-broken", "choices": [{"text": ')
             return
+        if fault in ("choices_str", "text_int", "no_choices"):
+            shaped = {"choices_str": {"choices": ["x"]},
+                      "text_int": {"choices": [{"index": 0, "text": 123, "message": {"content": 123}}]},
+                      "no_choices": {"choices": []}}[fault]
+            self._json(200, {"id": "cmpl-shape", "object": "text_completion", **shaped})
+            return
         try:
             params = SamplingParams(
                 max_tokens=int(body.get("max_tokens") or 16),
@@ -207,13 +227,32 @@ class _Handler(BaseHTTPRequestHandler):
                 else:
                     choices.append({"index": idx, "text": text, "finish_reason": reason,
                                     "logprobs": None})
-        self._json(200, {
+        usage = {"prompt_tokens": ptoks, "completion_tokens": ctoks, "total_tokens": ptoks + ctoks}
+        if fault == "usage_str":
+            usage = {k: "many" for k in usage}
+        reply = {
             "id": f"{'chatcmpl' if chat else 'cmpl'}-{fake._count}",
             "object": "chat.completion" if chat else "text_completion",
-            "created": int(time.time()), "model": model, "choices": choices,
-            "usage": {"prompt_tokens": ptoks, "completion_tokens": ctoks,
-                      "total_tokens": ptoks + ctoks},
-        })
+            "created": int(time.time()), "model": model, "choices": choices, "usage": usage,
+        }
+        if fault == "trickle":
+            self._trickle(json.dumps(reply).encode("utf-8"), fake)
+            return
+        self._json(200, reply)
+
+    def _trickle(self, body: bytes, fake: "FakeServer") -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        try:
+            for i in range(len(body)):
+                if fake._stopping.wait(fake.trickle_gap):
+                    return
+                self.wfile.write(body[i:i + 1])
+                self.wfile.flush()
+        except OSError:
+            pass          # the client gave up
 
 
 class _Server(ThreadingHTTPServer):
@@ -230,12 +269,15 @@ class FakeServer:
                  fault_kinds: Sequence[str] = ("500", "timeout", "malformed"),
                  faults: Sequence[str | None] = (), timeout_hold: float = 30.0,
                  seed: int = 0, host: str = "127.0.0.1", port: int = 0,
-                 request_log: str | None = None, reject_fields: Sequence[str] = ()):
+                 request_log: str | None = None, reject_fields: Sequence[str] = (),
+                 models_fault: bool = False, trickle_gap: float = 0.2):
         bad = [k for k in list(fault_kinds) + [f for f in faults if f] if k not in FAULT_KINDS]
         if bad:
             raise ValueError(f"unknown fault kind(s) {bad}; valid: {', '.join(FAULT_KINDS)}")
         self.policy: ReplyFn = as_reply_fn(policy) if policy is not None else echo_policy
         self.reject_fields = list(reject_fields)
+        self.models_fault = models_fault
+        self.trickle_gap = trickle_gap
         self.models = list(models)
         self.latency = latency
         self.fault_rate = fault_rate
@@ -246,7 +288,8 @@ class FakeServer:
         self._lock = threading.Lock()
         self._count = 0
         self._stopping = threading.Event()
-        self.requests: list[dict] = []
+        self.requests: list[dict] = []      # the POSTs (completions)
+        self.gets: list[dict] = []          # the GETs (/v1/models, /health)
         self.in_flight = 0
         self.max_in_flight = 0
         self._log_file = open(request_log, "a", encoding="utf-8") if request_log else None

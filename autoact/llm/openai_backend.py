@@ -23,6 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Sequence, TypeVar
 
+import importlib
+
 import openai
 
 from autoact.errors import (ConfigError, LLMConnectionError, LLMError, LLMRequestRejected,
@@ -39,16 +41,67 @@ START_HINT = ("start one, e.g. `bash Scripts/serve_vllm.sh` or `python -m "
 _RETRY_STATUS = {408, 409, 429}
 
 
+class _Malformed(ValueError):
+    """A reply body that parsed but has the wrong shape (retried like a broken body)."""
+
+
 def _is_malformed(err: BaseException) -> bool:
-    return isinstance(err, (json.JSONDecodeError, openai.APIResponseValidationError))
+    return isinstance(err, (json.JSONDecodeError, openai.APIResponseValidationError, _Malformed))
+
+
+def _checked(data: object, chat: bool) -> dict:
+    """A completion reply as this backend reads it, or :class:`_Malformed`: ``choices`` a non-empty
+    list of objects whose ``text`` (``message.content`` for chat) is a string or null."""
+    if not isinstance(data, dict):
+        raise _Malformed(f"the reply is not an object ({type(data).__name__})")
+    choices = data.get("choices")
+    if not isinstance(choices, list) or not choices:
+        raise _Malformed("the reply has no choices")
+    for c in choices:
+        if not isinstance(c, dict):
+            raise _Malformed(f"a choice is not an object ({type(c).__name__})")
+        text = (c.get("message") or {}).get("content") if chat and isinstance(c.get("message"), dict) \
+            else c.get("text") if not chat else None
+        if chat and not isinstance(c.get("message"), dict):
+            raise _Malformed("a chat choice has no message object")
+        if text is not None and not isinstance(text, str):
+            raise _Malformed(f"a choice's text is not a string ({type(text).__name__})")
+        if not isinstance(c.get("index", 0), int):
+            raise _Malformed("a choice's index is not an integer")
+    return data
+
+
+def _tokens(value: object) -> int | None:
+    """A usage count as an int, or None when the server sent something else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int) and value >= 0:
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
 
 
 def split_urls(value: str | Sequence[str] | None) -> list[str]:
-    """``"http://a/v1,http://b/v1"`` or a list of such strings -> a clean list of URLs."""
+    """``"http://a/v1,http://b/v1"`` or a list of such strings -> a clean list of URLs; a value
+    that is not an http(s) URL is a :class:`ConfigError`."""
+    from urllib.parse import urlsplit
     if value is None:
         return []
     items = [value] if isinstance(value, str) else list(value)
-    return list(dict.fromkeys(u.strip().rstrip("/") for it in items for u in it.split(",") if u.strip()))
+    urls = list(dict.fromkeys(u.strip().rstrip("/") for it in items for u in it.split(",") if u.strip()))
+    for u in urls:
+        try:
+            parts = urlsplit(u)
+            ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+            parts.port                # noqa: B018 - raises ValueError for a bad port
+        except ValueError:
+            ok = False
+        if not ok:
+            from autoact.secrets import clean_url
+            raise ConfigError(f"not a server URL: {clean_url(u)!r} (expected http://host:port/v1; "
+                              f"from --base_url or OPENAI_BASE_URL)")
+    return urls
 
 
 @dataclass
@@ -87,14 +140,25 @@ class OpenAILLM(LLM):
         self.send_num_beams = True      # off once a server rejects the field (one notice)
         # A local server needs no key; the SDK insists on a non-empty string.
         key = api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY"
-        self.servers = [_Server(u, openai.OpenAI(base_url=u, api_key=key, timeout=timeout,
-                                                 max_retries=0)) for u in urls]
+        self.servers = [_Server(u, self._client(u, key, timeout, max_in_flight)) for u in urls]
         self._turn = itertools.count()
         self._health_lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(max_in_flight)
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
         self._rng = random.Random()
+
+    @staticmethod
+    def _client(url: str, key: str, timeout: float, connections: int) -> "openai.OpenAI":
+        """An SDK client for one server. A query string in the URL (a proxy's ``?api_key=``) is
+        sent with every request rather than glued to the path."""
+        from urllib.parse import parse_qsl, urlsplit, urlunsplit
+        parts = urlsplit(url)
+        query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        base = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+        return openai.OpenAI(
+            base_url=base, api_key=key, timeout=timeout, max_retries=0, default_query=query or None,
+            http_client=openai.DefaultHttpxClient(transport=_DeadlineTransport(timeout, connections)))
 
     # -- several servers ----------------------------------------------------------------------
     def _pick(self, avoid: _Server | None = None) -> _Server:
@@ -134,10 +198,18 @@ class OpenAILLM(LLM):
     # -- server discovery ---------------------------------------------------------------------
     def list_models(self, server: _Server | None = None) -> list[dict]:
         """``GET /models`` of one server (default: the first): raises
-        :class:`LLMConnectionError` if it is unreachable."""
+        :class:`LLMConnectionError` if it is unreachable, :class:`LLMResponseError` if its
+        reply is not a list of models."""
         server = server or self.servers[0]
-        page = self._call(lambda c: c.models.list(), what="GET /models", server=server)
-        return [m.model_dump() for m in page.data]
+
+        def get(client):
+            data = client.get("/models", cast_to=object)
+            items = data.get("data") if isinstance(data, dict) else None
+            if not isinstance(items, list) or not all(
+                    isinstance(m, dict) and isinstance(m.get("id"), str) for m in items):
+                raise _Malformed("GET /models did not return {\"data\": [{\"id\": ...}, ...]}")
+            return items
+        return self._call(get, what="GET /models", server=server)
 
     def check(self, names: Sequence[str] = ()) -> list[str]:
         """Fail fast: the servers answer and serve every name in ``names`` (after alias
@@ -215,8 +287,9 @@ class OpenAILLM(LLM):
         if isinstance(last, openai.APIStatusError):
             raise LLMError(f"{where}: {what}: HTTP {last.status_code} "
                            f"{tries} times: {_message(last)}")
-        raise LLMResponseError(f"{where}: {what}: malformed response {tries} times "
-                               f"({type(last).__name__})")
+        detail = f": {last}" if isinstance(last, _Malformed) else f" ({type(last).__name__})"
+        raise LLMResponseError(f"{where}: {what}: malformed response, {tries} "
+                               f"{'try' if tries == 1 else 'tries'}{detail}")
 
     def _body(self, params: SamplingParams) -> dict:
         body: dict = {"max_tokens": params.max_tokens, "temperature": params.temperature,
@@ -238,8 +311,9 @@ class OpenAILLM(LLM):
 
         A server that rejects ``num_beams`` (HTTP 400 naming it, as OpenAI's own API does) gets
         the request again without it, and no request carries it from then on (one notice)."""
+        chat = path.endswith("chat/completions")
         try:
-            data = self._call(lambda c: c.post(path, body=body, cast_to=object), what=what)
+            data = self._call(lambda c: _checked(c.post(path, body=body, cast_to=object), chat), what=what)
         except LLMRequestRejected as err:
             if not ("num_beams" in body and err.status == 400 and "num_beams" in err.detail):
                 raise
@@ -248,9 +322,7 @@ class OpenAILLM(LLM):
                 log.warning("notice: the model server rejected num_beams (%s); sending requests "
                             "without it", err.detail[:120])
             body = {k: v for k, v in body.items() if k != "num_beams"}
-            data = self._call(lambda c: c.post(path, body=body, cast_to=object), what=what)
-        if not isinstance(data, dict) or not isinstance(data.get("choices"), list) or not data["choices"]:
-            raise LLMResponseError(f"{self.base_url}: {what} returned no choices")
+            data = self._call(lambda c: _checked(c.post(path, body=body, cast_to=object), chat), what=what)
         self.decoding.add(path.strip("/").replace("/", "."),
                           {k: v for k, v in body.items() if k not in ("model", "prompt", "messages", "seed")}
                           | {"seeded": "seed" in body})
@@ -277,13 +349,14 @@ class OpenAILLM(LLM):
         return self._finish(data, texts, choices, prompt)
 
     def _finish(self, data: dict, texts: list[str], choices: list[dict], prompt: str) -> Completion:
-        reasons = [c.get("finish_reason") or "" for c in choices]
-        usage = data.get("usage")
-        if isinstance(usage, dict):
-            return Completion(texts, int(usage.get("prompt_tokens") or 0),
-                              int(usage.get("completion_tokens") or 0), reasons)
-        return Completion(texts, self.count_tokens(prompt),
-                          sum(self.count_tokens(t) for t in texts), reasons)
+        reasons = [str(c.get("finish_reason") or "") for c in choices]
+        usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+        prompt_tokens = _tokens(usage.get("prompt_tokens"))
+        completion_tokens = _tokens(usage.get("completion_tokens"))
+        return Completion(texts,
+                          self.count_tokens(prompt) if prompt_tokens is None else prompt_tokens,
+                          sum(self.count_tokens(t) for t in texts) if completion_tokens is None
+                          else completion_tokens, reasons)
 
     def _need_model(self, model: str | None) -> str:
         if not model:
@@ -308,7 +381,9 @@ class OpenAILLM(LLM):
         return self._fan_out(self._one_chat, conversations, models, params)
 
     def describe(self) -> dict:
-        return {"backend": self.backend, "model": self.default_model, "base_url": self.base_url}
+        from autoact.secrets import clean_url
+        return {"backend": self.backend, "model": self.default_model,
+                "base_url": ",".join(clean_url(s.url) for s in self.servers)}
 
     def close(self) -> None:
         if self._pool is not None:
@@ -316,6 +391,45 @@ class OpenAILLM(LLM):
             self._pool = None
         for server in self.servers:
             server.client.close()
+
+
+#: the HTTP library the SDK is built on (httpx, or httpx2 in openai >= 3)
+httpx = importlib.import_module(openai.DefaultHttpxClient.__mro__[1].__module__.split(".")[0])
+
+
+class _DeadlineTransport(httpx.BaseTransport):
+    """httpx's transport with a limit on a whole request, reply body included: httpx's own
+    timeouts apply to each connect, write and read, so a server that trickles its reply a byte
+    at a time would otherwise hold a worker for as long as it likes."""
+
+    def __init__(self, total: float, connections: int = 64):
+        self.inner = httpx.HTTPTransport(limits=httpx.Limits(max_connections=connections,
+                                                             max_keepalive_connections=connections))
+        self.total = total
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        deadline = time.monotonic() + self.total
+        response = self.inner.handle_request(request)
+        response.stream = _DeadlineStream(response.stream, deadline, self.total, request)
+        return response
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class _DeadlineStream(httpx.SyncByteStream):
+    def __init__(self, inner, deadline: float, total: float, request: httpx.Request):
+        self.inner, self.deadline, self.total, self.request = inner, deadline, total, request
+
+    def __iter__(self):
+        for chunk in self.inner:
+            if time.monotonic() > self.deadline:
+                raise httpx.ReadTimeout(f"the reply took longer than {self.total:g} s",
+                                        request=self.request)
+            yield chunk
+
+    def close(self) -> None:
+        self.inner.close()
 
 
 def _message(err: "openai.APIStatusError") -> str:

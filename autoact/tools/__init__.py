@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
+from autoact.cli import positive_float, positive_int
 from autoact.errors import ConfigError, DataError
 from autoact.io import iter_records
 from autoact.tools.actions import name_key, parse_action
@@ -159,9 +160,9 @@ def add_tool_args(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--database", default=None, help="SQLite file for the Database tool (read-only)")
     g.add_argument("--knowledge_graph", default=None,
                    help="JSONL of {head, relation, tail} for the KnowledgeGraph tool")
-    g.add_argument("--code_timeout", type=float, default=5.0,
+    g.add_argument("--code_timeout", type=positive_float, default=5.0,
                    help="Code Interpreter wall-clock limit in seconds (default 5)")
-    g.add_argument("--code_memory_mb", type=int, default=512,
+    g.add_argument("--code_memory_mb", type=positive_int, default=512,
                    help="Code Interpreter memory limit in MiB (default 512)")
 
 

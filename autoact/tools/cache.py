@@ -41,8 +41,13 @@ class DiskCache:
         return conn
 
     def get(self, key: str) -> Any | None:
-        row = self._conn().execute("SELECT value FROM cache WHERE key = ?", (self.prefix + key,)).fetchone()
-        return None if row is None else json.loads(row[0])
+        """The cached value, or None (also for a row that is not JSON: it is fetched again)."""
+        try:
+            row = self._conn().execute("SELECT value FROM cache WHERE key = ?",
+                                       (self.prefix + key,)).fetchone()
+            return None if row is None else json.loads(row[0])
+        except (sqlite3.Error, ValueError, TypeError):
+            return None
 
     def put(self, key: str, value: Any) -> None:
         self._conn().execute("INSERT OR REPLACE INTO cache (key, value) VALUES (?, ?)",

@@ -94,7 +94,7 @@ class WebSearch:
         key = f"web:{query}"
         if self.cache is not None:
             hit = self.cache.get(key)
-            if hit is not None:
+            if isinstance(hit, list) and all(isinstance(h, str) for h in hit):
                 return hit[:k]
         headers = {"Accept": "application/json", "User-Agent": "autoact"}
         if self.key:

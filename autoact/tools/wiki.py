@@ -181,8 +181,9 @@ class LiveWikipedia:
     def _fetch(self, title: str) -> dict:
         key = f"page:{title}"
         hit = self.cache.get(key)
-        if hit is not None:
-            return hit
+        if isinstance(hit, dict) and (hit.get("missing") or (isinstance(hit.get("title"), str)
+                                                             and isinstance(hit.get("content"), str))):
+            return hit              # (a row of another shape is fetched again)
         wp = self._wp
         try:
             page = self._call(wp.page, title, auto_suggest=False, redirect=True)
@@ -202,11 +203,11 @@ class LiveWikipedia:
 
     def similar(self, query: str, k: int = 5) -> list[str]:
         data = self.cache.get(f"page:{' '.join(query.split())}")
-        if data and data.get("options"):
-            return data["options"][:k]
+        if isinstance(data, dict) and isinstance(data.get("options"), list) and data["options"]:
+            return [str(o) for o in data["options"][:k]]
         key = f"search:{k}:{query}"
         hit = self.cache.get(key)
-        if hit is None:
+        if not isinstance(hit, list):
             hit = [str(t) for t in self._call(self._wp.search, query, results=k)]
             self.cache.put(key, hit)
         return hit[:k]
@@ -243,7 +244,7 @@ class WikipediaSearch:
     def search(self, query: str, k: int = 4) -> list[str]:
         key = f"wsearch:{k}:{' '.join(query.split())}"
         hit = self.wiki.cache.get(key)
-        if hit is None:
+        if not (isinstance(hit, list) and all(isinstance(h, str) for h in hit)):
             hit = self.wiki._call(self._query, query, k)
             self.wiki.cache.put(key, hit)
         return hit[:k]

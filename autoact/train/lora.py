@@ -120,8 +120,35 @@ def parse_args(argv: list[str] | None = None):
         raise ConfigError(f"unknown arguments: {' '.join(rest)} (see --help)")
     if not data_args.data_path:
         raise ConfigError("--data_path is required (data_plan.json, data_tool.json or data_reflect.json)")
+    check_ranges(lora_args, train_args)
     data_args.data_path = reference_data_path(data_args.data_path)
     return model_args, data_args, lora_args, train_args
+
+
+def check_ranges(lora_args: "LoraArguments", train_args: "TrainingArguments") -> None:
+    """Numeric flags out of range are one-line errors here, not tracebacks later."""
+    import math
+    checks = [
+        ("--num_train_epochs", train_args.num_train_epochs, lambda v: v > 0, "> 0"),
+        ("--learning_rate", train_args.learning_rate, lambda v: math.isfinite(v) and v > 0, "a finite number > 0"),
+        ("--weight_decay", train_args.weight_decay, lambda v: math.isfinite(v) and v >= 0, ">= 0"),
+        ("--per_device_train_batch_size", train_args.per_device_train_batch_size, lambda v: v >= 1, ">= 1"),
+        ("--per_device_eval_batch_size", train_args.per_device_eval_batch_size, lambda v: v >= 1, ">= 1"),
+        ("--gradient_accumulation_steps", train_args.gradient_accumulation_steps, lambda v: v >= 1, ">= 1"),
+        ("--model_max_length", train_args.model_max_length, lambda v: v >= 2, ">= 2"),
+        ("--logging_steps", train_args.logging_steps, lambda v: v > 0, "> 0"),
+        ("--save_steps", train_args.save_steps, lambda v: v > 0, "> 0"),
+        ("--lora_r", lora_args.lora_r, lambda v: v >= 1, ">= 1"),
+        ("--lora_alpha", lora_args.lora_alpha, lambda v: math.isfinite(v) and v > 0, "> 0"),
+        ("--lora_dropout", lora_args.lora_dropout, lambda v: 0 <= v < 1, "in [0, 1)"),
+    ]
+    if train_args.max_steps is not None and train_args.max_steps != -1:
+        checks.append(("--max_steps", train_args.max_steps, lambda v: v > 0, "> 0 (or -1: off)"))
+    for flag, value, ok, want in checks:
+        if value is None or not ok(value):
+            raise ConfigError(f"{flag} must be {want}, got {value}")
+    if not lora_args.lora_target_modules:
+        raise ConfigError("--lora_target_modules needs at least one module name")
 
 
 def reference_data_path(path: str) -> str:

@@ -31,7 +31,7 @@ def test_trajectory_synthesis_soak(tmp_path, fake_server):
     cmd = ["Self_Planning/Traj_Syn/run_task.py", "--agent_name", "ZeroshotThink_HotPotQA_run_Agent",
            "--llm_name", "tiny", "--task", "HotpotQA", "--task_path", str(HOTPOT / "medium.jsonl"),
            "--save_path", str(out), "--limit", "40", "--workers", "8", "--request_timeout", "1",
-           "--max_consecutive_failures", "40"]
+           "--max_consecutive_failures", "40", "--max_error_rate", "1"]
     first = run_cli(*cmd, "--max_retries", "0", env={"OPENAI_BASE_URL": srv.url})
     assert first.returncode == 0, first.stderr[-2000:]
     recs = [json.loads(x) for x in out.read_text().splitlines()]
@@ -61,7 +61,7 @@ def test_evaluation_and_self_instruct_soak(tmp_path, fake_server):
     save = tmp_path / "eval"
     cmd = ["Self_Planning/Group_Planning/run_eval.py", "--agent_name", "ZeroshotThink_HotPotQA_run_Agent",
            "--task", "HotpotQA", "--task_path", str(HOTPOT), "--save_path", str(save), "--limit", "6",
-           "--request_timeout", "1", "--max_consecutive_failures", "50"]
+           "--request_timeout", "1", "--max_consecutive_failures", "50", "--max_error_rate", "1"]
     assert run_cli(*cmd, "--max_retries", "0", env=env).returncode == 0
     summary = json.loads((save / "summary.json").read_text())
     assert summary["all"]["questions"] == 18 and summary["all"]["errors"] > 0
