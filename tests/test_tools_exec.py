@@ -211,20 +211,24 @@ def test_code_children_stay_confined():
     assert not os.path.exists(target)
 
 
-def test_code_runs_without_landlock(monkeypatch, caplog, tmp_path):
+def test_code_without_landlock_runs_only_when_unsafe(monkeypatch, caplog, tmp_path):
     # A kernel without Landlock: landlock_create_ruleset fails with ENOSYS.
     patched = ci._BOOTSTRAP.replace("sys_call(L(444), None, L(0), L(1))",
                                     "sys_call(L(-1), None, L(0), L(1))")
     assert patched != ci._BOOTSTRAP
     monkeypatch.setattr(ci, "_BOOTSTRAP", patched)
     monkeypatch.setattr(ci, "_features", None)
+    unsafe = SandboxLimits(timeout=3, unsafe=True)
     with caplog.at_level(logging.WARNING, logger=ci.__name__):
         assert sandbox_features()["landlock_abi"] == 0
-        assert run_code("print(1)", LIMITS) == "1"
-        assert run_code("print(2)", LIMITS) == "2"
-    assert caplog.text.count("Landlock is unavailable") == 1     # recorded once, not per call
+        assert "Landlock (not in this kernel)" in sandbox_features()["missing"]
+        out = run_code("print(1)", LIMITS)
+        assert out.startswith(UNAVAILABLE) and "Landlock" in out and "--unsafe_code_tool" in out
+        assert run_code("print(1)", unsafe) == "1"
+        assert run_code("print(2)", unsafe) == "2"
+    assert caplog.text.count("Landlock") == 1     # recorded once, not per call
     target = tmp_path / "outside.txt"
-    assert run_code(f"open({str(target)!r}, 'w').write('x')", LIMITS) == NO_OUTPUT
+    assert run_code(f"open({str(target)!r}, 'w').write('x')", unsafe) == NO_OUTPUT
     assert target.exists()      # as documented: no filesystem isolation without Landlock
 
 

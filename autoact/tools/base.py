@@ -61,6 +61,8 @@ class SandboxLimits:
     memory_mb: int = 512          # address-space limit
     max_output: int = 2000        # characters of stdout+stderr kept
     max_processes: int = 0        # extra processes the child may start (0: none)
+    disk_mb: int = 64             # total size of the files the code may write
+    unsafe: bool = False          # run even where part of the sandbox cannot be enforced
 
 
 @dataclass

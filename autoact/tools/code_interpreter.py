@@ -19,7 +19,14 @@ Before it runs the code the bootstrap, in this order:
    root, ``RLIMIT_NPROC`` = the user's current process count + ``max_processes`` (approximate).
    It does this itself rather than in a ``preexec_fn``, which is unsafe in a parent that runs
    several questions in threads.
-2. sets ``PR_SET_NO_NEW_PRIVS`` and enters a **Landlock** domain (Linux >= 5.13, best effort
+2. enters new mount, network, IPC and UTS namespaces (as root directly; otherwise inside a new
+   user namespace that maps only its own uid and gid) and mounts a ``tmpfs`` of ``disk_mb`` MiB
+   (``nosuid,nodev,noexec``) over its working folder: the total disk quota of the call. The new
+   network namespace has no interface but a loopback that is down.
+3. drops every capability: the bounding set, the ambient set, then the effective, permitted and
+   inheritable sets (``capset``), and locks the securebits (``SECBIT_NOROOT`` and friends), so uid
+   0 regains nothing on ``execve``.
+4. sets ``PR_SET_NO_NEW_PRIVS`` and enters a **Landlock** domain (Linux >= 5.13, best effort
    for the ABI version the kernel reports):
 
    * files: read and execute only beneath the Python installation (``sys.base_prefix``,
@@ -35,31 +42,35 @@ Before it runs the code the bootstrap, in this order:
    * scoping (ABI >= 6): no signals to processes outside the domain (the agent, other
      calls' children) and no connections to abstract Unix sockets created outside it;
    * ``mount`` and friends are refused, and ``ptrace`` reaches only processes inside the domain.
-3. installs (Linux x86-64 and arm64) a seccomp filter that refuses to raise resource limits
-   again and to ``ptrace``, and, when ``max_processes`` is 0, refuses to create processes
-   (threads still work), so a fork bomb only gets ``PermissionError``. Without seccomp it falls
-   back to ``RLIMIT_NPROC`` = 1, which does not bind root: as root without seccomp the code is
-   not run at all when ``max_processes`` is 0.
+5. installs (Linux x86-64 and arm64) a seccomp filter: ``socket``/``socketpair`` only for
+   ``AF_UNIX`` (every other family, packet, raw, netlink, UDP, TCP, gets ``EAFNOSUPPORT``), and
+   no ``connect``, ``sendmsg``/``sendmmsg`` or ``sendto`` with an address, so no socket outside
+   can be reached by its path either (``socketpair`` and ``send`` still work); no
+   ``clone`` with a namespace flag, no ``clone3`` (``ENOSYS``: libc falls back to ``clone``),
+   ``unshare``, ``setns``, ``mount`` and the new mount API, ``chroot``, ``pivot_root``,
+   ``ptrace``, ``process_vm_*``, ``bpf``, ``io_uring_*``, ``perf_event_open``, ``userfaultfd``,
+   key management, module loading, ``kexec``, ``reboot``, ``sethostname``, clock setting,
+   ``syslog``, ``swapon``, ``acct``, ``quotactl``, ``open_by_handle_at``, ``iopl``/``ioperm``;
+   no raising of resource limits; and, when ``max_processes`` is 0, no new processes (threads
+   still work), so a fork bomb only gets ``PermissionError``.
+
+Every one of these must take effect. Where one cannot (an old kernel, Landlock not enabled at
+boot, user namespaces disabled for unprivileged users, a container's seccomp profile), the
+probe (:func:`sandbox_features`) lists it under ``missing``, one warning is logged, and every
+call answers ``Code execution is unavailable: this machine cannot enforce its ...`` without
+running the code, unless ``SandboxLimits.unsafe`` (``--unsafe_code_tool``) is set, in which
+case the code runs with what there is. A Landlock that is present but cannot be set up always
+makes the call unavailable.
 
 The parent enforces the wall-clock ``timeout`` and, whatever happens, kills the whole process
-group afterwards. :func:`sandbox_features` reports what this machine enforces (it runs the
-bootstrap once in a probe child).
+group afterwards, then deletes the call's folder; what cannot be deleted is one logged warning,
+never an exception.
 
-Without Landlock (kernel older than 5.13, Landlock not enabled at boot, or a container's seccomp
-profile refusing the calls) the code still runs, with the limits and seccomp above but with
-**no filesystem, network or signal isolation**: it can read and write any file the agent's user
-can, use the network, and signal that user's processes (including the agent). This is recorded
-once: :func:`sandbox_features` returns ``landlock_abi`` 0 and a warning is logged at the first
-call; the observations do not mention it. A Landlock that is present but cannot be set up makes
-the call return ``Code execution is unavailable: ...`` rather than run unconfined.
-
-Not prevented, even with Landlock: ``stat`` of paths outside (existence, size, times are
-visible, contents are not); UDP and other non-TCP traffic; connecting to Unix sockets that have
-a path; while running as root, whatever the remaining capabilities allow (e.g. raw sockets,
-``chroot``: the code keeps the agent user's capabilities, so run the agent as an unprivileged
-user); with ``max_processes`` > 0, a child that calls ``setsid`` leaves
-the process group and survives the final kill (still inside the Landlock domain); CPU, memory
-and disk bandwidth are not shared fairly between concurrent calls.
+Not prevented: ``stat`` of paths outside (existence, size, times are visible, contents are
+not); with ``max_processes`` > 0, a child that calls ``setsid`` leaves the
+process group and survives the final kill (still inside every confinement above); CPU, memory
+and disk bandwidth are not shared fairly between concurrent calls; the ``tmpfs`` holding the
+files counts against the machine's memory, not the call's ``memory_mb``.
 
 Observations: the output (``(no output)`` when there is none); after an error the output's tail,
 ending with the error line, e.g. ``ZeroDivisionError: division by zero (line 3)``;
@@ -74,6 +85,7 @@ import logging
 import math
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -127,16 +139,100 @@ def user_tasks():
     return n
 
 ARCHES = {  # audit arch, syscall numbers
-    "x86_64": (0xC000003E, dict(clone=56, fork=57, vfork=58, clone3=435, setrlimit=160,
-                                prlimit64=302, ptrace=101)),
-    "aarch64": (0xC00000B7, dict(clone=220, clone3=435, setrlimit=164, prlimit64=261,
-                                 ptrace=117)),
+    "x86_64": (0xC000003E, dict(
+        clone=56, fork=57, vfork=58, clone3=435, setrlimit=160, prlimit64=302, ptrace=101,
+        socket=41, socketpair=53, connect=42, sendto=44, sendmsg=46, sendmmsg=307, capset=126, process_vm_readv=310, process_vm_writev=311,
+        unshare=272, setns=308, mount=165, umount2=166, pivot_root=155, chroot=161, bpf=321,
+        io_uring_setup=425, io_uring_enter=426, io_uring_register=427, keyctl=250, add_key=248,
+        request_key=249, perf_event_open=298, userfaultfd=323, open_tree=428, move_mount=429,
+        fsopen=430, fsconfig=431, fsmount=432, fspick=433, mount_setattr=442, sethostname=170,
+        setdomainname=171, reboot=169, kexec_load=246, kexec_file_load=320, init_module=175,
+        finit_module=313, delete_module=176, acct=163, swapon=167, swapoff=168, quotactl=179,
+        settimeofday=164, clock_settime=227, adjtimex=159, clock_adjtime=305, syslog=103,
+        open_by_handle_at=304, ioperm=173, iopl=172)),
+    "aarch64": (0xC00000B7, dict(
+        clone=220, clone3=435, setrlimit=164, prlimit64=261, ptrace=117, socket=198,
+        socketpair=199, connect=203, sendto=206, sendmsg=211, sendmmsg=269, capset=91, process_vm_readv=270, process_vm_writev=271, unshare=97,
+        setns=268, mount=40, umount2=39, pivot_root=41, chroot=51, bpf=280, io_uring_setup=425,
+        io_uring_enter=426, io_uring_register=427, keyctl=219, add_key=217, request_key=218,
+        perf_event_open=241, userfaultfd=282, open_tree=428, move_mount=429, fsopen=430,
+        fsconfig=431, fsmount=432, fspick=433, mount_setattr=442, sethostname=161,
+        setdomainname=162, reboot=142, kexec_load=104, kexec_file_load=294, init_module=105,
+        finit_module=273, delete_module=106, acct=89, swapon=224, swapoff=225, quotactl=60,
+        settimeofday=170, clock_settime=112, adjtimex=171, clock_adjtime=266, syslog=116,
+        open_by_handle_at=265)),
 }
+# refused outright: reaching a socket by its address (only Unix sockets exist in here, and
+# socketpair() needs no address), limits, other processes' memory, namespaces, mounts, kernel
+# interfaces
+DENIED = ("connect", "sendmsg", "sendmmsg", "setrlimit", "ptrace", "process_vm_readv", "process_vm_writev", "unshare", "setns",
+          "mount", "umount2", "pivot_root", "chroot", "bpf", "io_uring_setup", "io_uring_enter",
+          "io_uring_register", "keyctl", "add_key", "request_key", "perf_event_open",
+          "userfaultfd", "open_tree", "move_mount", "fsopen", "fsconfig", "fsmount", "fspick",
+          "mount_setattr", "sethostname", "setdomainname", "reboot", "kexec_load",
+          "kexec_file_load", "init_module", "finit_module", "delete_module", "acct", "swapon",
+          "swapoff", "quotactl", "settimeofday", "clock_settime", "adjtimex", "clock_adjtime",
+          "syslog", "open_by_handle_at", "ioperm", "iopl")
+NEW_NAMESPACES = 0x7E020080      # CLONE_NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET|NEWTIME
+
+def libc():
+    import ctypes
+    return ctypes.CDLL(None, use_errno=True)
+
+def checked(ret, what):
+    if ret != 0:
+        import ctypes
+        err = ctypes.get_errno()
+        raise OSError(err, "%s: %s" % (what, os.strerror(err)))
 
 def no_new_privs():
+    return libc().prctl(38, 1, 0, 0, 0) == 0    # PR_SET_NO_NEW_PRIVS: needed by both filters
+
+def isolate(work, disk_mb):
+    """New mount, network, IPC and UTS namespaces (inside a new user namespace when not root),
+    then a tmpfs of disk_mb MiB over the working folder: the code's total disk quota."""
     import ctypes
-    libc = ctypes.CDLL(None, use_errno=True)
-    return libc.prctl(38, 1, 0, 0, 0) == 0    # PR_SET_NO_NEW_PRIVS: needed by both filters
+    c = libc()
+    uid, gid = os.geteuid(), os.getegid()
+    flags = 0x00020000 | 0x40000000 | 0x08000000 | 0x04000000   # NEWNS NEWNET NEWIPC NEWUTS
+    checked(c.unshare(flags | (0 if uid == 0 else 0x10000000)), "unshare")
+    if uid != 0:     # map our own ids so files keep their owner
+        for name, text in (("setgroups", "deny"), ("uid_map", "%d %d 1" % (uid, uid)),
+                           ("gid_map", "%d %d 1" % (gid, gid))):
+            with open("/proc/self/" + name, "w") as f:
+                f.write(text)
+    ulong = ctypes.c_ulong
+    # private first, so that nothing mounted here reaches the agent's namespace
+    checked(c.mount(b"none", b"/", None, ulong(0x4000 | 0x40000), None), "mount")
+    opts = ("size=%dm,nr_inodes=%d,mode=0700" % (disk_mb, max(64, disk_mb * 64))).encode()
+    checked(c.mount(b"tmpfs", os.fsencode(work), b"tmpfs", ulong(2 | 4 | 8), opts),
+            "mount tmpfs")                                        # NOSUID NODEV NOEXEC
+    os.chdir(work)
+
+def drop_capabilities(nr):
+    """Empty every capability set (bounding and ambient too, where allowed), lock the
+    securebits so that uid 0 regains nothing on execve; the number of capabilities kept."""
+    import ctypes
+    c = libc()
+    try:
+        with open("/proc/sys/kernel/cap_last_cap") as f:
+            last = int(f.read())
+    except (OSError, ValueError):
+        last = 63
+    for cap in range(last + 1):
+        c.prctl(24, cap, 0, 0, 0)       # PR_CAPBSET_DROP (refused without CAP_SETPCAP)
+    c.prctl(47, 4, 0, 0, 0)             # PR_CAP_AMBIENT_CLEAR_ALL
+    c.prctl(28, 0xEF, 0, 0, 0)          # SECBIT_NOROOT, NO_SETUID_FIXUP, KEEP_CAPS_LOCKED, ...
+    if "capset" in nr:
+        head = ctypes.create_string_buffer(struct.pack("Ii", 0x20080522, 0), 8)
+        data = ctypes.create_string_buffer(24)     # two empty {effective, permitted, inheritable}
+        c.syscall(ctypes.c_long(nr["capset"]), head, data)
+    with open("/proc/self/status") as f:
+        fields = dict(l.split(":", 1) for l in f.read().splitlines() if ":" in l)
+    kept = 0
+    for name in ("CapInh", "CapPrm", "CapEff", "CapAmb"):
+        kept |= int(fields.get(name, "0").strip() or "0", 16)
+    return bin(kept).count("1")
 
 def seccomp(block_processes):
     import ctypes
@@ -145,21 +241,32 @@ def seccomp(block_processes):
         return False
     audit, nr = arch
     LD, JEQ, JSET, JGE, RET = 0x20, 0x15, 0x45, 0x35, 0x06
-    ALLOW, EPERM, ENOSYS = 0x7FFF0000, 0x00050001, 0x00050026
+    ALLOW, EPERM, ENOSYS, EAFNOSUPPORT = 0x7FFF0000, 0x00050001, 0x00050026, 0x00050061
+    ARG0, ARG2_LO, ARG2_HI, ARG4_LO, ARG4_HI = 16, 32, 36, 48, 52
+
+    def block(name, body):    # run body (which always returns) when the call is `name`
+        return [(JEQ, 0, len(body), nr[name])] + body
+
     prog = [(LD, 0, 0, 4), (JEQ, 1, 0, audit), (RET, 0, 0, EPERM), (LD, 0, 0, 0)]
     if audit == 0xC000003E:
         prog += [(JGE, 0, 1, 0x40000000), (RET, 0, 0, EPERM)]   # x32 calls
-    deny = ["setrlimit", "ptrace"] + (["fork", "vfork"] if block_processes else [])
+    deny = [n for n in DENIED if n in nr] + (["fork", "vfork"] if block_processes else [])
     for name in deny:
         if name in nr:
             prog += [(JEQ, 0, 1, nr[name]), (RET, 0, 0, EPERM)]
+    for name in ("socket", "socketpair"):    # Unix sockets only: no network of any kind
+        prog += block(name, [(LD, 0, 0, ARG0), (JEQ, 0, 1, 1), (RET, 0, 0, ALLOW),
+                             (RET, 0, 0, EAFNOSUPPORT)])
+    # send() is sendto() without an address: allowed; with one (a Unix socket's path): refused
+    prog += block("sendto", [(LD, 0, 0, ARG4_LO), (JEQ, 0, 3, 0), (LD, 0, 0, ARG4_HI),
+                             (JEQ, 0, 1, 0), (RET, 0, 0, ALLOW), (RET, 0, 0, EPERM)])
     # prlimit64 may read limits (new_limit == NULL) but not set them
-    prog += [(JEQ, 0, 6, nr["prlimit64"]), (LD, 0, 0, 32), (JEQ, 0, 3, 0), (LD, 0, 0, 36),
-             (JEQ, 0, 1, 0), (RET, 0, 0, ALLOW), (RET, 0, 0, EPERM)]
-    if block_processes:
-        prog += [(JEQ, 0, 1, nr["clone3"]), (RET, 0, 0, ENOSYS)]   # libc falls back to clone
-        prog += [(JEQ, 0, 4, nr["clone"]), (LD, 0, 0, 16), (JSET, 0, 1, 0x10000),  # CLONE_THREAD
-                 (RET, 0, 0, ALLOW), (RET, 0, 0, EPERM)]
+    prog += block("prlimit64", [(LD, 0, 0, ARG2_LO), (JEQ, 0, 3, 0), (LD, 0, 0, ARG2_HI),
+                                (JEQ, 0, 1, 0), (RET, 0, 0, ALLOW), (RET, 0, 0, EPERM)])
+    prog += block("clone3", [(RET, 0, 0, ENOSYS)])   # flags out of reach: libc falls back to clone
+    threads_only = [(JSET, 0, 1, 0x10000), (RET, 0, 0, ALLOW), (RET, 0, 0, EPERM)]  # CLONE_THREAD
+    prog += block("clone", [(LD, 0, 0, ARG0), (JSET, 0, 1, NEW_NAMESPACES), (RET, 0, 0, EPERM)]
+                  + (threads_only if block_processes else [(RET, 0, 0, ALLOW)]))
     prog.append((RET, 0, 0, ALLOW))
     code = b"".join(struct.pack("HBBI", *ins) for ins in prog)
     buf = ctypes.create_string_buffer(code, len(code))
@@ -167,9 +274,8 @@ def seccomp(block_processes):
     class Prog(ctypes.Structure):
         _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
-    libc = ctypes.CDLL(None, use_errno=True)
     fprog = Prog(len(prog), ctypes.addressof(buf))
-    return libc.prctl(22, 2, ctypes.byref(fprog), 0, 0) == 0   # PR_SET_SECCOMP, FILTER
+    return libc().prctl(22, 2, ctypes.byref(fprog), 0, 0) == 0   # PR_SET_SECCOMP, FILTER
 
 # Landlock (same syscall numbers on x86-64 and arm64): the rights each ABI version knows.
 FS_RIGHTS = {1: 0x1FFF, 2: 0x3FFF, 3: 0x7FFF, 4: 0x7FFF}   # ABI >= 5: 0xFFFF (+ IOCTL_DEV)
@@ -247,19 +353,41 @@ if cfg["processes"] > 0 and os.geteuid() != 0:   # before Landlock hides /proc, 
         limit(resource.RLIMIT_NPROC, user_tasks() + cfg["processes"])
     except OSError:
         fail("cannot count this user's processes to limit them")
+missing = []    # the protections this machine cannot give, each with its reason
+try:
+    isolate(cfg["work"], cfg["disk_mb"])
+    quota = cfg["disk_mb"]
+except (OSError, AttributeError, ImportError) as err:
+    quota = 0
+    missing.append("disk quota (%s)" % err)
+try:
+    kept = drop_capabilities(ARCHES.get(os.uname().machine, (0, {}))[1])
+except (OSError, AttributeError, ImportError, ValueError) as err:
+    kept = -1
+if kept:
+    missing.append("capabilities (%s kept)" % ("some" if kept < 0 else kept))
 try:
     abi = landlock(cfg["work"])
 except ImportError:
     abi = 0
 except (OSError, AttributeError, ValueError) as err:
     fail("cannot set up Landlock (%s)" % err)
+if not abi:
+    missing.append("Landlock (not in this kernel)")
 try:
     filtered = no_new_privs() and seccomp(cfg["processes"] == 0)
 except (OSError, AttributeError, ImportError):
     filtered = False
+if not filtered:
+    missing.append("seccomp")
 if cfg.get("probe"):
-    sys.stdout.write(json.dumps({"seccomp": bool(filtered), "landlock_abi": abi}))
+    sys.stdout.write(json.dumps({"seccomp": bool(filtered), "landlock_abi": abi,
+                                 "capabilities": kept, "disk_quota_mb": quota,
+                                 "missing": missing}))
     sys.exit(0)
+if missing and not cfg["unsafe"]:
+    fail("this machine cannot enforce its " + ", ".join(missing)
+         + "; --unsafe_code_tool runs code without them")
 if cfg["processes"] == 0 and not filtered:
     if os.geteuid() == 0:
         fail("process creation cannot be restricted here (running as root without seccomp)")
@@ -303,41 +431,59 @@ def run_code(code: str, limits: SandboxLimits) -> str:
         return f"Code too long: at most {MAX_CODE_BYTES} bytes can be run"
     if "\x00" in code:
         return "SyntaxError: source code cannot contain null bytes"
-    sandbox_features()   # probed once per process; logs a warning when isolation is missing
-    with tempfile.TemporaryDirectory(prefix="autoact-code-", ignore_cleanup_errors=True) as work, \
-            tempfile.TemporaryFile() as out:
-        try:
-            proc = _start(code, _config(limits, work), work, out)
-        except OSError as err:
-            return UNAVAILABLE + f"cannot start Python ({err.strerror})"
-        status: int | None = None
-        try:
-            status = proc.wait(timeout=limits.timeout)
-        except subprocess.TimeoutExpired:
-            status = None
-        finally:
-            _kill_group(proc.pid)
-            proc.wait()
-        return _observation(status, out, limits)
+    missing = sandbox_features()["missing"]   # probed once per process, warned about once
+    if missing and not limits.unsafe:
+        return (UNAVAILABLE + "this machine cannot enforce its " + ", ".join(missing)
+                + "; --unsafe_code_tool runs code without them")
+    work = tempfile.mkdtemp(prefix="autoact-code-")
+    try:
+        with tempfile.TemporaryFile() as out:
+            try:
+                proc = _start(code, _config(limits, work), work, out)
+            except OSError as err:
+                return UNAVAILABLE + f"cannot start Python ({err.strerror})"
+            status: int | None = None
+            try:
+                status = proc.wait(timeout=limits.timeout)
+            except subprocess.TimeoutExpired:
+                status = None
+            finally:
+                _kill_group(proc.pid)
+                proc.wait()
+            return _observation(status, out, limits)
+    finally:
+        remove_folder(work)
+
+
+def remove_folder(path: str) -> None:
+    """Delete a call's folder; what cannot be deleted is logged (one warning), never raised."""
+    failures: list[str] = []
+    shutil.rmtree(path, onerror=lambda _fn, name, exc: failures.append(
+        f"{name}: {exc[1].strerror if isinstance(exc[1], OSError) else exc[1]}"))
+    if failures:
+        log.warning("Code Interpreter: could not remove %d path(s) of %s (first: %s)",
+                    len(failures), path, failures[0])
 
 
 def sandbox_features() -> dict:
-    """What the sandbox enforces on this machine: ``{"seccomp": bool, "landlock_abi": int}``.
+    """What the sandbox enforces on this machine, found once per process by running the
+    bootstrap in a probe child (it sets everything up, reports what took effect, and exits):
 
-    Found once per process by running the bootstrap in a probe child (it sets everything up,
-    reports what took effect, and exits); ``landlock_abi`` 0 means no filesystem, network or
-    signal isolation. A copy of the cached result is returned.
+    ``seccomp`` (bool), ``landlock_abi`` (0: none), ``capabilities`` (how many the code keeps:
+    0 wanted, -1 unknown), ``disk_quota_mb`` (0: no quota), and ``missing``: the protections
+    that could not be set up, each with its reason. Where ``missing`` is not empty a warning is
+    logged once and :func:`run_code` runs nothing unless ``SandboxLimits.unsafe``. A copy of the
+    cached result is returned.
     """
     global _features
     with _features_lock:
         if _features is None:
             _features = _probe()
-            if not _features["landlock_abi"]:
-                log.warning("Code Interpreter: Landlock is unavailable, so the code can read and "
-                            "write this user's files, use the network and signal processes")
-            if not _features["seccomp"]:
-                log.warning("Code Interpreter: seccomp is unavailable")
-        return dict(_features)
+            if _features["missing"]:
+                log.warning("Code Interpreter: this machine cannot enforce its %s; the tool "
+                            "runs code only with --unsafe_code_tool",
+                            ", ".join(_features["missing"]))
+        return {**_features, "missing": list(_features["missing"])}
 
 
 _features: dict | None = None
@@ -345,33 +491,40 @@ _features_lock = threading.Lock()
 
 
 def _probe() -> dict:
-    unknown = {"seccomp": False, "landlock_abi": 0}
-    with tempfile.TemporaryDirectory(prefix="autoact-probe-", ignore_cleanup_errors=True) as work, \
-            tempfile.TemporaryFile() as out:
-        try:
-            proc = _start("", dict(_config(SandboxLimits(), work), probe=True), work, out)
-        except OSError as err:
-            log.warning("Code Interpreter: the sandbox probe failed (%s)", err.strerror)
-            return unknown
-        try:
-            status: int | None = proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            status = None
-        finally:
-            _kill_group(proc.pid)
-            proc.wait()
-        out.seek(0)
-        text = out.read(4096).decode("utf-8", "replace").strip()
+    def unknown(why: str) -> dict:
+        return {"seccomp": False, "landlock_abi": 0, "capabilities": -1, "disk_quota_mb": 0,
+                "missing": [f"sandbox (the probe failed: {why})"]}
+
+    work = tempfile.mkdtemp(prefix="autoact-probe-")
+    try:
+        with tempfile.TemporaryFile() as out:
+            try:
+                config = dict(_config(SandboxLimits(unsafe=True), work), probe=True)
+                proc = _start("", config, work, out)
+            except OSError as err:
+                return unknown(str(err.strerror))
+            try:
+                status: int | None = proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                status = None
+            finally:
+                _kill_group(proc.pid)
+                proc.wait()
+            out.seek(0)
+            text = out.read(4096).decode("utf-8", "replace").strip()
+    finally:
+        remove_folder(work)
     try:
         found = json.loads(text) if status == 0 else None
     except ValueError:
         found = None
     if not isinstance(found, dict):
-        log.warning("Code Interpreter: the sandbox probe failed (exit status %s): %s",
-                    status, text[-300:])
-        return unknown
+        return unknown(f"exit status {status}: {text[-300:]}")
     return {"seccomp": bool(found.get("seccomp")),
-            "landlock_abi": int(found.get("landlock_abi", 0))}
+            "landlock_abi": int(found.get("landlock_abi", 0)),
+            "capabilities": int(found.get("capabilities", -1)),
+            "disk_quota_mb": int(found.get("disk_quota_mb", 0)),
+            "missing": [str(m) for m in found.get("missing", [])]}
 
 
 def _config(limits: SandboxLimits, work: str) -> dict:
@@ -382,6 +535,8 @@ def _config(limits: SandboxLimits, work: str) -> dict:
         "nofile": OPEN_FILES_LIMIT,
         "processes": max(0, int(limits.max_processes)),
         "work": work,
+        "disk_mb": max(1, int(limits.disk_mb)),
+        "unsafe": bool(limits.unsafe),
     }
 
 

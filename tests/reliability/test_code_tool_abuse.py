@@ -8,7 +8,9 @@ kernel lacks the needed ABI version.
 
 from __future__ import annotations
 
+import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -23,7 +25,8 @@ import psutil
 import pytest
 
 from autoact.tools.base import SandboxLimits
-from autoact.tools.code_interpreter import TIMED_OUT, run_code, sandbox_features
+from autoact.tools import code_interpreter as ci
+from autoact.tools.code_interpreter import TIMED_OUT, UNAVAILABLE, run_code, sandbox_features
 
 REPO = Path(__file__).resolve().parents[2]
 LIMITS = SandboxLimits(timeout=3, memory_mb=512, max_output=4000)
@@ -67,13 +70,24 @@ def _processes_with(marker: str) -> list[int]:
     return pids
 
 
+def complete_sandbox():
+    """Skip unless this machine enforces the whole sandbox (as CI does)."""
+    missing = sandbox_features()["missing"] if sys.platform.startswith("linux") else ["Linux"]
+    return pytest.mark.skipif(bool(missing), reason=f"this machine lacks {missing}")
+
+
 def test_sandbox_features_reported():
     features = sandbox_features()
-    assert set(features) == {"seccomp", "landlock_abi"}
+    assert set(features) == {"seccomp", "landlock_abi", "capabilities", "disk_quota_mb",
+                             "missing"}
     assert isinstance(features["seccomp"], bool) and isinstance(features["landlock_abi"], int)
+    complete = (features["seccomp"] and features["landlock_abi"] > 0
+                and features["capabilities"] == 0 and features["disk_quota_mb"] > 0)
+    assert complete == (features["missing"] == []), features
     assert sandbox_features() == features            # cached, and a copy
     features["landlock_abi"] = -1
-    assert sandbox_features()["landlock_abi"] != -1
+    features["missing"].append("x")
+    assert sandbox_features()["landlock_abi"] != -1 and "x" not in sandbox_features()["missing"]
 
 
 # ----------------------------------------------------------------------------- resources
@@ -237,7 +251,7 @@ def test_tcp_connect_and_bind_refused():
             attempt('connect', lambda: socket.create_connection(('127.0.0.1', {port}), timeout=2))
             attempt('bind', lambda: socket.socket().bind(('127.0.0.1', 0)))
             """)
-        assert results == {"connect": "PermissionError", "bind": "PermissionError"}
+        assert "ok" not in results.values(), results
         with pytest.raises(socket.timeout):
             server.accept()                              # nobody connected
     finally:
@@ -255,9 +269,202 @@ def test_abstract_unix_socket_outside_refused():
             import socket
             attempt('abstract', lambda: socket.socket(socket.AF_UNIX).connect({name!r}))
             """)
-        assert results == {"abstract": "PermissionError"}
+        assert results["abstract"] != "ok", results
     finally:
         server.close()
+
+
+# ----------------------------------------------------------------------------- as root
+
+# Each probe prints "<label> ok" or "<label> <ExceptionType>:<errno>". Root (CI, this machine)
+# is the case that matters: every one of these succeeds for an unconfined root process.
+PRIVILEGED = """\
+    import ctypes, fcntl, os, socket, struct
+    libc = ctypes.CDLL(None, use_errno=True)
+    def call(ret):
+        if ret != 0:
+            raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
+    def probe(label, fn):
+        try:
+            fn()
+            print(label, "ok")
+        except Exception as err:
+            print(label, "%s:%s" % (type(err).__name__, getattr(err, "errno", "")))
+    probe("packet", lambda: socket.socket(17, socket.SOCK_RAW, 0x0300))      # AF_PACKET, ETH_P_ALL
+    probe("raw_icmp", lambda: socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP))
+    probe("netlink", lambda: socket.socket(16, socket.SOCK_RAW, 0))
+    probe("udp", lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+    probe("tcp6", lambda: socket.socket(socket.AF_INET6, socket.SOCK_STREAM))
+    probe("sethostname", lambda: socket.sethostname(socket.gethostname()))
+    probe("reboot", lambda: call(libc.reboot(0)))          # an invalid command: EINVAL if allowed
+    probe("unshare_net", lambda: call(libc.unshare(0x40000000)))
+    probe("unshare_user", lambda: call(libc.unshare(0x10000000)))
+    probe("chroot", lambda: os.chroot("."))
+    probe("mknod", lambda: os.mknod("null", 0o20666, os.makedev(1, 3)))
+    probe("mount", lambda: call(libc.mount(b"none", b".", b"tmpfs", ctypes.c_ulong(0), None)))
+    def immutable():
+        fd = os.open("f", os.O_CREAT | os.O_RDONLY)
+        fcntl.ioctl(fd, 0x40086602, struct.pack("l", 0x10))    # FS_IOC_SETFLAGS, FS_IMMUTABLE_FL
+    probe("chattr_i", immutable)
+    def caps():
+        kept = [c for c in range(64) if libc.prctl(23, c, 0, 0, 0) == 1]   # PR_CAPBSET_READ
+        head = ctypes.create_string_buffer(struct.pack("Ii", 0x20080522, 0), 8)
+        data = ctypes.create_string_buffer(24)
+        call(libc.capget(head, data))
+        if kept or any(data.raw):
+            raise ValueError("capabilities kept: bounding %s, sets %s" % (kept, data.raw.hex()))
+    probe("capabilities_empty", caps)
+    a, b = socket.socketpair()
+    a.sendall(b"x")
+    print("unix_pair", "ok" if b.recv(1) == b"x" else "broken")
+    """
+
+
+@complete_sandbox()
+def test_root_powers_and_network_refused():
+    out = run_code(textwrap.dedent(PRIVILEGED), SandboxLimits(timeout=5))
+    results = dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
+    expected_refused = ["packet", "raw_icmp", "netlink", "udp", "tcp6", "sethostname", "reboot",
+                        "unshare_net", "unshare_user", "chroot", "mknod", "mount", "chattr_i"]
+    assert {k: results.get(k) for k in expected_refused if results.get(k, "ok") == "ok"} == {}, out
+    for family in ("packet", "raw_icmp", "netlink", "udp", "tcp6"):
+        assert results[family] == "OSError:97", out                    # EAFNOSUPPORT
+    assert results["capabilities_empty"] == "ok", out
+    assert results["unix_pair"] == "ok", out
+
+
+@complete_sandbox()
+def test_packet_socket_cannot_read_agent_traffic():
+    # The attack of the report: sniff lo for the agent's "Authorization: Bearer" header.
+    code = textwrap.dedent("""\
+        import socket
+        s = socket.socket(17, socket.SOCK_RAW, 0x0300)
+        s.settimeout(2)
+        print(s.recv(65535))
+        """)
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    stop = time.monotonic() + 3
+
+    def chatter():
+        while time.monotonic() < stop:
+            try:
+                with socket.create_connection(server.getsockname(), timeout=0.5) as c:
+                    c.sendall(f"GET / HTTP/1.1\r\nAuthorization: Bearer {SECRET}\r\n\r\n".encode())
+            except OSError:
+                pass
+            time.sleep(0.05)
+
+    import threading
+    talker = threading.Thread(target=chatter, daemon=True)
+    talker.start()
+    try:
+        out = run_code(code, LIMITS)
+    finally:
+        talker.join()
+        server.close()
+    assert SECRET not in out and "Address family not supported" in out, out
+
+
+@complete_sandbox()
+def test_unix_socket_with_a_path_outside_unreachable(tmp_path):
+    # e.g. a container runtime's socket owned by root: reachable by path, not by Landlock's rules
+    path = tmp_path / "agent.sock"
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(path))
+    server.listen(1)
+    server.settimeout(0.5)
+    dgram_path = tmp_path / "log.sock"
+    dgram = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    dgram.bind(str(dgram_path))
+    dgram.settimeout(0.5)
+    try:
+        results = attempts(f"""\
+            import socket
+            attempt('stream', lambda: socket.socket(socket.AF_UNIX).connect({str(path)!r}))
+            attempt('dgram', lambda: socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(
+                b'x', {str(dgram_path)!r}))
+            a, b = socket.socketpair()
+            attempt('pair', lambda: a.sendall(b'ok') or b.recv(2))
+            """)
+        assert results == {"stream": "PermissionError", "dgram": "PermissionError",
+                           "pair": "ok"}, results
+        with pytest.raises(socket.timeout):
+            server.accept()
+        with pytest.raises(socket.timeout):
+            dgram.recv(10)
+    finally:
+        server.close()
+        dgram.close()
+
+
+@complete_sandbox()
+def test_disk_quota_bounds_total_size():
+    code = textwrap.dedent("""\
+        import os
+        try:
+            for i in range(30):
+                with open("f%d" % i, "wb") as f:
+                    f.write(b"x" * (9 << 20))
+        except OSError as err:
+            print("stopped", err.errno)
+        print("total_mb", sum(os.path.getsize(n) for n in os.listdir(".")) >> 20)
+        """)
+    out = run_code(code, SandboxLimits(timeout=10, disk_mb=16))
+    assert out.splitlines() == ["stopped 28", "total_mb 16"], out        # ENOSPC at 16 MiB
+    assert run_code(code, SandboxLimits(timeout=10, disk_mb=64)).splitlines()[-1] == "total_mb 64"
+
+
+def _without(step: str, monkeypatch):
+    """The bootstrap with one protection failing, as on a kernel or container without it."""
+    patched = ci._BOOTSTRAP.replace(step, "raise OSError(38, 'Function not implemented'); " + step)
+    assert patched != ci._BOOTSTRAP
+    monkeypatch.setattr(ci, "_BOOTSTRAP", patched)
+    monkeypatch.setattr(ci, "_features", None)
+
+
+@complete_sandbox()
+def test_missing_protection_disables_the_tool(monkeypatch, caplog):
+    _without('checked(c.unshare(', monkeypatch)
+    with caplog.at_level(logging.WARNING, logger=ci.__name__):
+        assert sandbox_features()["missing"] == ["disk quota ([Errno 38] Function not implemented)"]
+        outs = [run_code("print('ran')", LIMITS) for _ in range(2)]
+    for out in outs:
+        assert out.startswith(UNAVAILABLE) and "disk quota" in out, out
+        assert "--unsafe_code_tool" in out and "ran" not in out
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "disk quota" in warnings[0].getMessage()   # one line, once
+    unsafe = SandboxLimits(timeout=3, unsafe=True)
+    assert run_code("print('ran')", unsafe) == "ran"
+
+
+@complete_sandbox()
+def test_failed_seccomp_disables_the_tool(monkeypatch):
+    _without("fprog = Prog(", monkeypatch)
+    assert "seccomp" in sandbox_features()["missing"]
+    assert run_code("print('ran')", LIMITS).startswith(UNAVAILABLE)
+
+
+def test_cleanup_failure_is_a_warning(monkeypatch, caplog, tmp_path):
+    # An undeletable file in the call's folder (made immutable by the test, as root): the
+    # call still answers, the failure is one logged warning, and nothing raises.
+    if os.geteuid() != 0 or not shutil.which("chattr"):
+        pytest.skip("needs root and chattr")
+    folder = tmp_path / "call"
+    folder.mkdir()
+    stuck = folder / "stuck"
+    stuck.write_text("x")
+    if subprocess.run(["chattr", "+i", str(stuck)], capture_output=True).returncode:
+        pytest.skip("this filesystem has no immutable flag")
+    sandbox_features()                  # probed before the folder is swapped
+    monkeypatch.setattr(ci.tempfile, "mkdtemp", lambda **kw: str(folder))
+    try:
+        with caplog.at_level(logging.WARNING, logger=ci.__name__):
+            assert run_code("print(6 * 7)", SandboxLimits(timeout=3, unsafe=True)) == "42"
+        assert "could not remove" in caplog.text and "stuck" in caplog.text
+    finally:
+        subprocess.run(["chattr", "-i", str(stuck)], check=True)
 
 
 # ----------------------------------------------------------------------------- signals
