@@ -164,6 +164,13 @@ def add_tool_args(parser: argparse.ArgumentParser) -> None:
                    help="Code Interpreter wall-clock limit in seconds (default 5)")
     g.add_argument("--code_memory_mb", type=positive_int, default=512,
                    help="Code Interpreter memory limit in MiB (default 512)")
+    g.add_argument("--code_disk_mb", type=positive_int, default=64,
+                   help="Code Interpreter: total size of the files its code may write, in MiB "
+                        "(default 64)")
+    g.add_argument("--unsafe_code_tool", action="store_true",
+                   help="run the Code Interpreter's code even where this machine cannot enforce "
+                        "its whole sandbox (see README, 'Code Interpreter threat model'); without "
+                        "it the tool answers that code execution is unavailable there")
 
 
 #: the tools that read from the retrieval setting
@@ -191,8 +198,17 @@ def make_environment(args: argparse.Namespace, tools: Sequence[Tool] | None = No
 
     for path, flag in ((args.database, "--database"), (args.knowledge_graph, "--knowledge_graph")):
         if path and not Path(path).is_file():
-            raise ConfigError(f"{flag} {path}: no such file")
-    sandbox = SandboxLimits(timeout=args.code_timeout, memory_mb=args.code_memory_mb)
+            raise ConfigError(f"{flag} {path}: " + ("is a folder, expected a file"
+                                                   if Path(path).is_dir() else "no such file"))
+    if args.database:
+        from autoact.tools.database import check_database
+        check_database(args.database)
+    if args.knowledge_graph:        # read (and checked) now, not at a question's first lookup
+        from autoact.tools.knowledge_graph import load_graph
+        load_graph(args.knowledge_graph)
+    sandbox = SandboxLimits(timeout=args.code_timeout, memory_mb=args.code_memory_mb,
+                            disk_mb=getattr(args, "code_disk_mb", 64),
+                            unsafe=bool(getattr(args, "unsafe_code_tool", False)))
     if tools is not None and not RETRIEVAL_TOOLS & {t.name for t in tools}:
         return Environment(database=args.database, knowledge_graph=args.knowledge_graph,
                            retrieval={"setting": "none", "label": "none"}, sandbox=sandbox)
