@@ -57,10 +57,11 @@ def main(args: argparse.Namespace) -> int:
     import itertools
     from pathlib import Path
 
-    from autoact.io import prepare_output
+    from autoact.io import OutputLock, check_distinct, prepare_output
     from autoact.tools.corpus import (DISTRACTOR_NAME, build_index, hotpotqa_documents,
                                       hotpotqa_files, jsonl_documents, wiki_dump_documents)
 
+    check_distinct([Path(args.index).expanduser()], [Path(s).expanduser() for s in args.source])
     index = prepare_output(Path(args.index).expanduser(), overwrite=args.overwrite)
     sources = []
     distractor = False
@@ -75,8 +76,10 @@ def main(args: argparse.Namespace) -> int:
             sources.append(jsonl_documents(path))
     name = args.name or (DISTRACTOR_NAME if distractor and len(args.source) == 1 else None)
     t = time.perf_counter()
-    n = build_index(sources[0] if len(sources) == 1 else itertools.chain(*sources), index,
-                    progress=not args.quiet, name=name, distractor=distractor)
+    with OutputLock(index):
+        docs = sources[0] if len(sources) == 1 else itertools.chain(*sources)
+        n = build_index(docs, index, progress=not args.quiet, name=name, distractor=distractor,
+                        label=", ".join(args.source))
     seconds = time.perf_counter() - t
     label = "distractor (holds the evaluation contexts)" if distractor else f"offline:{name or index.stem}:{n}"
     print(f"indexed {n:,} documents in {seconds:.1f}s ({n / max(seconds, 1e-9):,.0f} docs/s): {index}")

@@ -54,20 +54,20 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def main(args: argparse.Namespace) -> None:
-    import hashlib
     from pathlib import Path
 
-    from autoact.errors import DataError, OutputExistsError
-    from autoact.io import read_json, write_json_atomic
+    from autoact.agents.runner import EPISODE_SCHEMA
+    from autoact.errors import DataError
+    from autoact.io import OutputLock, check_distinct
     from autoact.prompting import load_prompts
     from autoact.reference_logs import read_log
-    from autoact.stages.filtering import ROLES, build_training_data
+    from autoact.stages.filtering import ROLES
     from autoact.tasks import get_task
 
     task = get_task(args.task_name)
     prompts = load_prompts(args.prompts)
     source = Path(args.source_path)
-    records, from_reference = read_log(source)
+    records, from_reference = read_log(source, schema=EPISODE_SCHEMA)
     for i, rec in enumerate(records, 1):
         for key in ("question", "steps", "prompt", "correct"):
             if key not in rec:
@@ -92,6 +92,18 @@ def main(args: argparse.Namespace) -> None:
         raise DataError(f"--save_path {folder}: is a file, expected a folder")
     outputs = {role: folder / f"data_{role}.json" for role in ROLES}
     config_path = folder / "data_config.json"
+    check_distinct([*outputs.values(), config_path], [source, args.tools, args.prompts])
+    with OutputLock(folder):
+        build(args, task, prompts, source, records, from_reference, instruction, folder, outputs, config_path)
+
+
+def build(args, task, prompts, source, records, from_reference, instruction, folder, outputs, config_path):
+    import hashlib
+
+    from autoact.errors import DataError, OutputExistsError
+    from autoact.io import read_json, write_json_atomic
+    from autoact.stages.filtering import ROLES, build_training_data
+
     settings = {"source": str(source), "source_sha256": hashlib.sha256(source.read_bytes()).hexdigest(),
                 "task": task.name, "filter_num": args.filter_num, "criterion": args.criterion,
                 "seed": args.seed, "instruction": args.instruction, "prompts": prompts.describe()}

@@ -65,13 +65,12 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def main(args: argparse.Namespace) -> None:
-    from tqdm import tqdm
+    from pathlib import Path
 
     from autoact.errors import ConfigError
-    from autoact.io import JsonlLog, prepare_output, read_records, write_json_atomic
-    from autoact.llm import make_llm
+    from autoact.io import OutputLock, check_distinct, prepare_output, read_records
     from autoact.prompting import load_prompts
-    from autoact.stages.self_instruct import SelfInstruct, Settings
+    from autoact.stages.self_instruct import Settings
     from autoact.tasks import get_task
 
     task = get_task(args.dataset_name)
@@ -83,36 +82,51 @@ def main(args: argparse.Namespace) -> None:
         raise ConfigError(f"{args.source_data}: no seed examples")
     task.load_file(args.source_data)            # the task's own checks (options, answer letter)
 
-    target = prepare_output(args.target_data)
+    target = Path(args.target_data)
     progress_path = target.with_suffix(".progress.jsonl")
     config_path = target.with_suffix(".config.json")
+    check_distinct([target, progress_path, config_path], [args.source_data, args.prompts])
+    prepare_output(target)
     settings = Settings(
         total=args.generate_all_num, per_round=args.generate_per_round_num, workers=args.workers,
         seed=args.seed, max_rounds=args.max_rounds, patience=args.patience,
         unique_answers=args.unique_answers, max_answer_chars=args.max_answer_chars,
         temperature=args.temperature, temperature_range=(args.min_temperature, args.max_temperature),
         max_tokens=args.max_tokens, top_p=args.top_p, top_k=args.top_k)
+    with OutputLock(target):
+        generate(args, task, prompts, seeds, settings, target, progress_path, config_path)
+
+
+def generate(args, task, prompts, seeds, settings, target, progress_path, config_path) -> None:
+    from tqdm import tqdm
+
+    from autoact.io import JsonlLog, read_records, write_json_atomic
+    from autoact.llm import make_llm
+    from autoact.stages.self_instruct import PROGRESS_SCHEMA, SelfInstruct
 
     existing: list[dict] = []
-    if args.overwrite:
-        progress_path.unlink(missing_ok=True)
-    elif target.exists() and not progress_path.exists():
+    if not args.overwrite and target.exists() and not progress_path.exists():
         existing = read_records(target, required=["Question", "Answer"], list_only=True)
         task.load_file(target)
         if len(existing) >= settings.total:
             print(f"{target} already holds {len(existing)} pairs (>= {settings.total}); nothing to do.")
             return
 
-    progress = JsonlLog(progress_path, key="round")
+    # an existing progress log is read and checked first; with --overwrite it is replaced, but
+    # only once the server has answered
+    progress = JsonlLog(progress_path, key="round", schema=PROGRESS_SCHEMA) if not args.overwrite else None
     llm = None
     try:
         llm = make_llm(args, args.model_name)
+        if progress is None:
+            progress_path.unlink(missing_ok=True)
+            progress = JsonlLog(progress_path, key="round", schema=PROGRESS_SCHEMA)
         gen = SelfInstruct(task, seeds, llm, settings, prompts)
         if existing:
             progress.append({"round": -1, "items": existing, "rejected": {}, "temperature": None,
                              "reply": f"(pairs already in {target})", "seconds": 0})
         for rec in sorted(progress.records(), key=lambda r: r["round"]):
-            gen.replay(rec["round"], rec["items"], rec.get("rejected") or {}, rec.get("reply", ""))
+            gen.replay(rec["round"], rec.get("items") or [], rec.get("rejected") or {}, rec.get("reply", ""))
         resumed = len(gen.state.items)
         if resumed:
             print(f"resuming: {resumed} pairs from {progress_path}")
@@ -143,7 +157,8 @@ def main(args: argparse.Namespace) -> None:
         print(f"tokens: {u['prompt_tokens']} prompt + {u['completion_tokens']} completion "
               f"in {u['requests']} requests ({summary['seconds']} s)")
     finally:
-        progress.close()
+        if progress is not None:
+            progress.close()
         if llm is not None:
             llm.close()
 

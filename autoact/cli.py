@@ -144,6 +144,11 @@ def run(main: Callable[[argparse.Namespace], object], parser: argparse.ArgumentP
             raise
         print(f"error: {err}", file=sys.stderr)
         return err.exit_code
+    except OSError as err:
+        if debug or not err.filename:
+            raise
+        print(f"error: {file_error(err)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         if debug:
             raise
@@ -151,6 +156,12 @@ def run(main: Callable[[argparse.Namespace], object], parser: argparse.ArgumentP
               file=sys.stderr)
         return 130
     return 0
+
+
+def file_error(err: OSError) -> str:
+    """One line for a failed read or write of a named file (a full disk, a read-only or
+    system folder, a missing permission)."""
+    return f"{err.filename}: {err.strerror or err}"
 
 
 def guard_streams() -> None:

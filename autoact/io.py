@@ -18,7 +18,7 @@ import os
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from autoact.errors import ConfigError, DataError, OutputExistsError
 
@@ -335,9 +335,47 @@ def stable_id(*parts: str, prefix: str = "q") -> str:
     return f"{prefix}-{h}"
 
 
+def check_fields(record: dict, schema: Mapping[str, Any], where: str) -> None:
+    """Check the fields of ``record`` named in ``schema`` (missing fields are allowed): each
+    maps to a type, a tuple of types, or a ``(types, item_check)`` pair where ``item_check`` is
+    applied to each value of a list or dict. A wrong type is a :class:`DataError` naming ``where``."""
+    for name, spec in schema.items():
+        if name not in record:
+            continue
+        types, item = spec if isinstance(spec, list) else (spec, None)
+        value = record[name]
+        ok = isinstance(value, types) and not (isinstance(value, bool) and bool not in _as_tuple(types))
+        if ok and item is not None:
+            values = value.values() if isinstance(value, dict) else value
+            ok = all(item(v) for v in values)
+        if not ok:
+            want = " or ".join("null" if t is type(None) else t.__name__ for t in _as_tuple(types))
+            raise DataError(f"{where}: field \"{name}\" should be {want}"
+                            f"{' of valid items' if item is not None and isinstance(value, types) else ''}"
+                            f", not {json.dumps(value, ensure_ascii=False)[:60]}; is this the right file?")
+
+
+def _as_tuple(types: Any) -> tuple:
+    return types if isinstance(types, tuple) else (types,)
+
+
 def is_ok_record(record: dict) -> bool:
     """A record counts as done when it has no ``error``."""
     return not record.get("error")
+
+
+def torn_record(tail: bytes) -> bool:
+    """Could ``tail`` (a last line without its newline) be one of our records cut short by a
+    crash? It must start as a JSON object does and be UTF-8 up to a character cut in two."""
+    if not tail.startswith(b'{"'):
+        return False
+    for cut in range(4):
+        try:
+            tail[:len(tail) - cut].decode("utf-8")
+            return True
+        except UnicodeDecodeError:
+            continue
+    return False
 
 
 class JsonlLog:
@@ -348,14 +386,18 @@ class JsonlLog:
     thread-safe and durable on return. ``latest`` maps each key to its last record.
     ``normalize(record, line)`` turns each loaded line into this project's shape (e.g. a line
     the reference wrote); a file with such lines is never rewritten by :meth:`compact`.
+    ``schema`` (field -> allowed types, see :func:`check_fields`) is checked on every loaded
+    line, so a wrong-typed field is a one-line error naming the line, not a crash later.
     """
 
     def __init__(self, path: PathLike, key: str = "id", *, fsync: bool = True,
-                 normalize: Callable[[dict, int], dict] | None = None):
+                 normalize: Callable[[dict, int], dict] | None = None,
+                 schema: Mapping[str, Any] | None = None):
         self.path = Path(path)
         self.key = key
         self.fsync = fsync
         self.normalize = normalize
+        self.schema = schema or {}
         self.converted = 0      # loaded lines that normalize rewrote
         self._lock = threading.Lock()
         self.latest: dict[Any, dict] = {}
@@ -389,6 +431,7 @@ class JsonlLog:
             if not isinstance(rec, dict) or self.key not in rec or not isinstance(rec[self.key], (str, int)):
                 raise DataError(f"{self.path}:{line}: expected an object with \"{self.key}\"; "
                                 f"is this the right output file?")
+            check_fields(rec, self.schema, f"{self.path}:{line}")
             self.latest[rec[self.key]] = rec
             self.lines += 1
         if not tail.strip():
@@ -398,13 +441,18 @@ class JsonlLog:
         except (UnicodeDecodeError, json.JSONDecodeError):
             last = None
         if isinstance(last, dict) and self.key in last:   # a whole record without its newline
+            check_fields(last, self.schema, f"{self.path}:{self.lines + 1}")
             with open(self.path, "ab") as f:
                 f.write(b"\n")
             self.latest[last[self.key]] = last
             self.lines += 1
-        else:                                            # torn write from a crash
+        elif torn_record(tail):                          # torn write from a crash
             with open(self.path, "r+b") as f:
                 f.truncate(cut)
+        else:
+            line = body.count(b"\n") + 1
+            raise DataError(f"{self.path}:{line}: the last line is not a record of this "
+                            f"project; is this the right output file?")
 
     def done_ids(self, ok: Callable[[dict], bool] = is_ok_record) -> set:
         return {k for k, r in self.latest.items() if ok(r)}

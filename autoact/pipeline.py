@@ -172,13 +172,43 @@ def stage_flags(stage: str) -> dict[str, argparse.Action | None]:
     return {a.dest: a for a in parser._actions if a.dest not in ("help",)}
 
 
+def _is_text(value) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
 def validate(config: dict) -> None:
+    """Every key known and every value of the right type, before any stage runs (a wrong
+    value would otherwise stop the run midway, after hours of earlier stages)."""
     unknown = sorted(set(config) - TOP_KEYS)
     if unknown:
         raise ConfigError(f"unknown config key(s) {', '.join(unknown)}; valid: {', '.join(sorted(TOP_KEYS))}")
+    for key in ("task", "work_dir", "prompts", "corpus_index"):
+        if config.get(key) is not None and not _is_text(config[key]):
+            raise ConfigError(f"{key} must be a non-empty string, got {json.dumps(config[key])}")
+    if not all(_is_text(s) for s in _as_list(config.get("task_spec"))):
+        raise ConfigError(f"task_spec must be a file name or a list of them, got {json.dumps(config['task_spec'])}")
+    if config.get("model") is not None and not isinstance(config["model"], dict):
+        raise ConfigError(f"model must be a mapping (model.base_model=..., model.base_url=...), "
+                          f"got {json.dumps(config['model'])}")
     bad = sorted(set(config.get("model") or {}) - MODEL_KEYS)
     if bad:
         raise ConfigError(f"unknown model key(s) {', '.join(bad)}; valid: {', '.join(sorted(MODEL_KEYS))}")
+    model = config.get("model") or {}
+    for key, value in model.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            model[key] = value = str(value)         # e.g. a numeric key given with --set
+        if value is not None and not (_is_text(value) or (key == "base_url" and isinstance(value, list)
+                                                          and all(_is_text(v) for v in value))):
+            shown = "(hidden)" if key == "api_key" else json.dumps(value)
+            raise ConfigError(f"model.{key} must be a string, got {shown}")
+    train = config.get("train") if isinstance(config.get("train"), dict) else {}
+    if train.get("launcher", "python") not in ("python", "deepspeed"):
+        raise ConfigError(f"train.launcher must be python or deepspeed, got {json.dumps(train['launcher'])}")
+    ds = train.get("deepspeed")
+    if ds is not None and not isinstance(ds, dict):
+        ds = str(ds)
+        from autoact.io import read_mapping
+        read_mapping(ds if Path(ds).is_absolute() or Path(ds).exists() else REPO / ds, "DeepSpeed config")
     if config.get("wiki") is not None and config["wiki"] not in ("live", "offline", "distractor"):
         raise ConfigError(f"wiki must be live, offline or distractor, got {config['wiki']!r}")
     for stage in STAGES:
@@ -191,6 +221,64 @@ def validate(config: dict) -> None:
                 raise ConfigError(f"{stage}.{key} is set by the pipeline (it wires the stages together)")
             if key not in flags:
                 raise ConfigError(f"unknown key {stage}.{key}: not a flag of {SCRIPTS.get(stage, 'train_lora.py')}")
+            check_value(stage, key, section[key], flags[key])
+
+
+def check_value(stage: str, key: str, value, action: argparse.Action | None) -> None:
+    """A stage setting parses as its flag would (the flag's own type and choices; for training,
+    the dataclass field's type), else a :class:`ConfigError` naming ``stage.key``."""
+    if value is None:
+        return
+    where = f"{stage}.{key}={json.dumps(value)}"
+    if isinstance(value, dict):
+        raise ConfigError(f"{where}: a flag value cannot be a mapping")
+    if stage == "train":
+        kind = _train_field_types().get(key)
+        ok = {int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+              float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+              bool: lambda v: isinstance(v, bool) or str(v).lower() in ("true", "false"),
+              }.get(kind, lambda v: not isinstance(v, (list, dict)) or kind is list)
+        if not ok(value):
+            raise ConfigError(f"{where}: expected {kind.__name__ if kind else 'a value'}")
+        return
+    if action is None:
+        return
+    if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false")
+        return
+    many = action.nargs not in (None, "?") or isinstance(action, argparse._AppendAction)
+    values = value if isinstance(value, list) else [value]
+    if isinstance(value, list) and not many:
+        raise ConfigError(f"{where}: expected one value, not a list")
+    for v in values:
+        if isinstance(v, (list, dict)):
+            raise ConfigError(f"{where}: expected a plain value")
+        text = json.dumps(v) if isinstance(v, bool) else str(v)
+        try:
+            parsed = action.type(text) if callable(action.type) else text
+        except (argparse.ArgumentTypeError, ValueError, TypeError) as err:
+            raise ConfigError(f"{where}: {err or 'invalid value'}") from None
+        if action.choices is not None and parsed not in action.choices:
+            raise ConfigError(f"{where}: choose from {', '.join(map(str, action.choices))}")
+
+
+@functools.lru_cache(maxsize=1)
+def _train_field_types() -> dict[str, type]:
+    """Training flag name -> int, float, bool or str (the dataclass fields' types)."""
+    import typing
+    from dataclasses import fields
+
+    from autoact.train.lora import DataArguments, LoraArguments, ModelArguments, TrainingArguments
+    out: dict[str, type] = {}
+    for dc in (ModelArguments, DataArguments, LoraArguments, TrainingArguments):
+        hints = typing.get_type_hints(dc)
+        for f in fields(dc):
+            t = hints.get(f.name)
+            args = [a for a in typing.get_args(t) if a is not type(None)] or [t]
+            out[f.name] = next((k for k in (bool, int, float, list) if args[0] is k
+                                or typing.get_origin(args[0]) is k), str)
+    return out
 
 
 def to_argv(values: dict, flags: dict) -> list[str]:
@@ -269,7 +357,12 @@ class Pipeline:
 
     def call(self, stage: str, argv: list[str]) -> None:
         module = _load_script(stage)
-        args = module.make_parser().parse_args(argv)
+        parser = module.make_parser()
+
+        def error(message: str):
+            raise ConfigError(f"{stage}: {message} (a setting of the pipeline's {stage} section?)")
+        parser.error = error
+        args = parser.parse_args(argv)
         for spec in getattr(args, "task_spec", None) or []:
             from autoact.tasks import register_spec
             register_spec(spec)
@@ -417,10 +510,15 @@ class Pipeline:
                                   f"for {self.config.get('task')}")
 
     def run(self, only: Sequence[str] | None = None) -> None:
+        from autoact.io import OutputLock, prepare_output
         if self.work.exists() and not self.work.is_dir():
             raise ConfigError(f"--work_dir {self.work}: is a file, expected a folder")
         self.check_work_dir()
-        self.work.mkdir(parents=True, exist_ok=True)
+        prepare_output(self.work / "pipeline.json")
+        with OutputLock(self.work):
+            self._run(only)
+
+    def _run(self, only: Sequence[str] | None) -> None:
         from autoact.io import write_json_atomic
         write_json_atomic(self.work / "pipeline.json", self.config)
         t_all = time.monotonic()
@@ -495,17 +593,18 @@ def resolve_config(args: argparse.Namespace) -> tuple[str, dict]:
     if args.work_dir:
         config["work_dir"] = args.work_dir
     config = apply_sets(config, args.set)
+    from autoact import secrets
+    model = config.get("model") if isinstance(config.get("model"), dict) else {}
+    secrets.register(str(model["api_key"]) if model.get("api_key") is not None else None)
+    for url in _as_list(model.get("base_url")):
+        if isinstance(url, str):
+            secrets.register_url(url)
     validate(config)
     return preset, config
 
 
 def main(args: argparse.Namespace) -> None:
     preset, config = resolve_config(args)
-    from autoact import secrets
-    model = config.get("model") or {}
-    secrets.register(model.get("api_key"))
-    for url in _as_list(model.get("base_url")):
-        secrets.register_url(url)
     print(f"preset {preset}; task {config.get('task')}; work folder {config.get('work_dir')}")
     if preset == "smoke" or (config.get("model") or {}).get("teacher"):
         print("note: the first three stages use the DEMO TEACHER, a scripted stand-in for the "

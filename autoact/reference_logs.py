@@ -16,7 +16,7 @@ from pathlib import Path
 
 from autoact.agents.prompts import Step
 from autoact.errors import DataError
-from autoact.io import iter_jsonl, stable_id
+from autoact.io import check_fields, iter_jsonl, stable_id
 
 _LINE = re.compile(r"^(Thought|Action|Aciton|Observation|Obversation)\s*(\d+)?\s*:\s?(.*)$")
 _KIND = {"Thought": "thought", "Action": "action", "Aciton": "action", "Observation": "observation",
@@ -120,9 +120,10 @@ def from_reference_record(rec: dict, where: str = "record") -> dict:
     }
 
 
-def read_log(path: str | Path, key: str = "id") -> tuple[list[dict], int]:
+def read_log(path: str | Path, key: str = "id", schema: dict | None = None) -> tuple[list[dict], int]:
     """The latest record per id of a log of this project, of the reference or of both;
-    returns the records (first-seen order) and how many lines were in the reference's format."""
+    returns the records (first-seen order) and how many lines were in the reference's format.
+    ``schema`` (see :func:`autoact.io.check_fields`) is checked on every line."""
     latest: dict = {}
     converted = 0
     for line, rec in iter_jsonl(path):
@@ -132,5 +133,8 @@ def read_log(path: str | Path, key: str = "id") -> tuple[list[dict], int]:
         elif not isinstance(rec, dict) or key not in rec:
             raise DataError(f"{path}:{line}: expected an object with \"{key}\" (this project's "
                             f"logs) or \"question\" and \"prompt\" (the reference's)")
+        if not isinstance(rec[key], (str, int)) or isinstance(rec[key], bool):
+            raise DataError(f"{path}:{line}: \"{key}\" should be a string or a number")
+        check_fields(rec, schema or {}, f"{path}:{line}")
         latest[rec[key]] = rec
     return list(latest.values()), converted

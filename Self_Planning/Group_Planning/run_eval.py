@@ -143,7 +143,7 @@ def evaluate(args, task, prompts, tools, tools_source, groups, out_dir, paths) -
     from autoact.agents.baselines import CoTAgent, cot_instruction, react_instruction
     from autoact.agents.group import GroupPlanningAgent
     from autoact.agents.meta import ZeroshotThinkAgent
-    from autoact.agents.runner import run_all
+    from autoact.agents.runner import EPISODE_SCHEMA, run_all
     from autoact.agents.setup import announce_tools, check_error_rate, default_workers, make_solver
     from autoact.io import JsonlLog, write_json_atomic
     from autoact.report.summary import reference_normalizer, run_summary
@@ -155,7 +155,8 @@ def evaluate(args, task, prompts, tools, tools_source, groups, out_dir, paths) -
         out = {}
         for level, examples in groups.items():
             path = paths[level]
-            out[level] = JsonlLog(path, normalize=reference_normalizer(task, level, examples, path))
+            out[level] = JsonlLog(path, normalize=reference_normalizer(task, level, examples, path),
+                                   schema=EPISODE_SCHEMA)
             if out[level].converted:
                 print(f"{path}: {out[level].converted} lines from the reference's run; continuing it")
         return out

@@ -52,7 +52,7 @@ def make_parser() -> argparse.ArgumentParser:
 
 def main(args: argparse.Namespace) -> None:
     from autoact.errors import DataError
-    from autoact.io import prepare_output, write_json_atomic
+    from autoact.io import OutputLock, check_distinct, prepare_output, write_json_atomic
     from autoact.llm import SamplingParams, make_llm
     from autoact.prompting import load_prompts
     from autoact.stages.tool_selection import select_tools
@@ -62,6 +62,8 @@ def main(args: argparse.Namespace) -> None:
     task = get_task(args.task_name)
     prompts = load_prompts(args.prompts)
     out = Path(args.tool_save_path.replace("{task_name}", task.name))
+    config_path = out.with_name(out.stem + ".config.json")
+    check_distinct([out, config_path], [args.prompts])
     if out.exists() and not args.overwrite:
         try:
             kept = load_selection(out)
@@ -71,17 +73,18 @@ def main(args: argparse.Namespace) -> None:
         print(f"{out} exists ({', '.join(t.name for t in kept)}); kept. Pass --overwrite to choose again.")
         return
     prepare_output(out)
-    llm = make_llm(args, args.model_name)
-    params = SamplingParams(max_tokens=args.max_tokens, temperature=args.temperature,
-                            top_p=args.top_p, top_k=args.top_k, seed=args.seed)
-    try:
-        selection, replies = select_tools(llm, task, params, num_tools=args.num_tools,
-                                          attempts=args.attempts, prompts=prompts)
-    finally:
-        llm.close()
-    write_json_atomic(out, [t.pool_entry() for t in selection.tools])
+    with OutputLock(out):
+        llm = make_llm(args, args.model_name)
+        params = SamplingParams(max_tokens=args.max_tokens, temperature=args.temperature,
+                                top_p=args.top_p, top_k=args.top_k, seed=args.seed)
+        try:
+            selection, replies = select_tools(llm, task, params, num_tools=args.num_tools,
+                                              attempts=args.attempts, prompts=prompts)
+        finally:
+            llm.close()
+        write_json_atomic(out, [t.pool_entry() for t in selection.tools])
     config = public_args(args)
-    write_json_atomic(out.with_name(out.stem + ".config.json"),
+    write_json_atomic(config_path,
                       {"args": config, "task": task.name, "llm": llm.describe(),
                        "decoding": llm.decoding.summary(), "prompts": prompts.describe(),
                        "selected": [t.name for t in selection.tools],

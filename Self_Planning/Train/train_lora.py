@@ -33,6 +33,12 @@ def main() -> int:
             raise
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:
+        if os.environ.get("AUTOACT_DEBUG") or not err.filename:
+            raise
+        from autoact.cli import file_error
+        print(f"error: {file_error(err)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted: rerun with --resume_from_checkpoint True to continue from the last "
               "checkpoint", file=sys.stderr)

@@ -74,7 +74,7 @@ def main(args: argparse.Namespace) -> None:
 
 def synthesize(args, task, prompts, tools, tools_source, examples, save) -> None:
     from autoact.agents.meta import ZeroshotThinkAgent
-    from autoact.agents.runner import run_all, summarize
+    from autoact.agents.runner import EPISODE_SCHEMA, run_all, summarize
     from autoact.agents.setup import announce_tools, check_error_rate, default_workers, make_solver
     from autoact.io import JsonlLog, write_json_atomic
     from autoact.llm import make_llm
@@ -82,7 +82,7 @@ def synthesize(args, task, prompts, tools, tools_source, examples, save) -> None
 
     # an existing log is read and checked before any work (with --overwrite it is replaced, but
     # only once the inputs, the tools and the server have been checked)
-    out = JsonlLog(save) if not args.overwrite else None
+    out = JsonlLog(save, schema=EPISODE_SCHEMA) if not args.overwrite else None
     llm = None
     try:
         announce_tools(tools, tools_source)
@@ -91,7 +91,7 @@ def synthesize(args, task, prompts, tools, tools_source, examples, save) -> None
         llm = make_llm(args, args.llm_name)
         if out is None:
             save.unlink(missing_ok=True)
-            out = JsonlLog(save)
+            out = JsonlLog(save, schema=EPISODE_SCHEMA)
         workers = default_workers(args, llm)
         agent = ZeroshotThinkAgent(llm)
         solve = make_solver(task, tools, env, llm, agent, args,

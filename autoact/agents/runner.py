@@ -20,6 +20,18 @@ from autoact.tasks.base import Example
 
 log = logging.getLogger(__name__)
 
+_NUMBER = (int, float)
+_NONE = type(None)
+#: the fields of an episode record that resuming, filtering and summaries read, with their types
+EPISODE_SCHEMA = {
+    "question": str, "answer": (str, _NONE), "prediction": (str, _NONE),
+    "correct": (bool, _NONE), "reward": (int, float, _NONE), "finished": (bool, _NONE),
+    "halted": (bool, _NONE), "error": (str, _NONE), "n_steps": (int, _NONE),
+    "steps": [list, lambda s: isinstance(s, dict)], "answers": list, "reflection": list,
+    "prompt": (str, _NONE), "level": (str, _NONE),
+    "usage": [dict, lambda v: isinstance(v, _NUMBER) and not isinstance(v, bool)],
+}
+
 
 class TooManyFailures(AutoActError):
     """Many questions in a row ended in an error: the server or the environment is down."""

@@ -15,7 +15,7 @@ import os
 from autoact.cli import non_negative_int, positive_float, positive_int
 from autoact.errors import ConfigError
 from autoact.llm.base import LLM, Completion, SamplingParams, Usage, truncate_at_stop
-from autoact.llm.models import ROLES, RoleMap, no_model_error, resolve_local_model
+from autoact.llm.models import MODEL_DIR_ENV, ROLES, RoleMap, no_model_error, resolve_local_model
 
 __all__ = ["LLM", "Completion", "SamplingParams", "Usage", "RoleMap", "ROLES",
            "truncate_at_stop", "add_llm_args", "make_llm", "parse_adapters"]
@@ -100,6 +100,8 @@ def make_llm(args: argparse.Namespace, model_name: str | None = None,
             else args.scripted_replies
         return ScriptedLLM(replies, default_model=model_name or "scripted")
     if backend == "openai":
+        if not base_url:
+            raise ConfigError("--backend openai needs a server: pass --base_url URL or set OPENAI_BASE_URL")
         from autoact.llm.openai_backend import OpenAILLM
         llm = OpenAILLM(base_url, args.api_key, model_name, api=args.api,
                         timeout=args.request_timeout, max_retries=args.max_retries,
@@ -110,7 +112,9 @@ def make_llm(args: argparse.Namespace, model_name: str | None = None,
     # hf
     path = args.model_path or (model_name and resolve_local_model(model_name))
     if not path:
-        raise no_model_error(model_name or "(no model name)")
+        raise ConfigError(f"--backend hf needs a local model for {model_name or '(no model name)'!r}: "
+                          f"pass --model_path DIR (or put it at ${MODEL_DIR_ENV}/{model_name}); "
+                          f"--base_url is used only by --backend openai")
     from autoact.llm.hf_backend import HFLLM
     return HFLLM(path, adapters, default_model=model_name, dtype=args.dtype, device=args.device,
                  max_batch_size=args.max_batch_size, trust_remote_code=args.trust_remote_code)

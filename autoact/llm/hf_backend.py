@@ -75,6 +75,14 @@ def resolve_device(device: str) -> str:
     return device
 
 
+def first_line(err: BaseException) -> str:
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+    if not lines:
+        return type(err).__name__
+    head = lines[0] if not lines[0].endswith(":") or len(lines) < 2 else f"{lines[0]} {lines[1]}"
+    return f"{type(err).__name__}: {head[:240]}"
+
+
 def check_adapter_dir(name: str, path: str | Path) -> Path:
     p = Path(path)
     if not (p / "adapter_config.json").is_file():
@@ -109,17 +117,22 @@ class HFLLM(LLM):
                 self.model_path, padding_side="left", trust_remote_code=trust_remote_code)
             model = AutoModelForCausalLM.from_pretrained(
                 self.model_path, dtype=self.dtype, trust_remote_code=trust_remote_code)
-        except OSError as err:
-            raise ConfigError(f"cannot load model {self.model_path!r}: {str(err).splitlines()[0]}") from None
+        except Exception as err:        # noqa: BLE001 - a user's file: any failure is one line
+            raise ConfigError(f"cannot load model {self.model_path!r}: {first_line(err)}") from None
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token or self.tokenizer.unk_token
         self.adapter_names = list(adapters)
         if adapters:
             from peft import PeftModel
-            first, *rest = adapters.items()
-            model = PeftModel.from_pretrained(model, first[1], adapter_name=first[0])
-            for name, path in rest:
-                model.load_adapter(path, adapter_name=name)
+            for i, (name, path) in enumerate(adapters.items()):
+                try:
+                    if i == 0:
+                        model = PeftModel.from_pretrained(model, path, adapter_name=name)
+                    else:
+                        model.load_adapter(path, adapter_name=name)
+                except Exception as err:    # noqa: BLE001 - truncated weights, bad config, other base
+                    raise ConfigError(f"adapter {name!r}: cannot load {path} ({first_line(err)}); "
+                                      f"is it a complete LoRA adapter trained on {self.model_path}?") from None
         self.model = model.to(self.device).eval()
         self.base_name = default_model or Path(self.model_path.rstrip("/")).name
         super().__init__(self.base_name)

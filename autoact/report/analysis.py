@@ -7,6 +7,7 @@ import io
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from autoact.agents.runner import EPISODE_SCHEMA
 from autoact.errors import DataError
 from autoact.reference_logs import read_log
 
@@ -67,7 +68,7 @@ def analyse(paths: Iterable[str | Path]) -> list[dict]:
     """One row per (file, level) plus an "all" row per file with more than one level."""
     rows = []
     for f in log_files(paths):
-        records, _ = read_log(f)
+        records, _ = read_log(f, schema=EPISODE_SCHEMA)
         if not records:
             raise DataError(f"{f}: empty log")
         levels: dict[str, list[dict]] = {}

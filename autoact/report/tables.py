@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Sequence
 
 from autoact.errors import DataError
-from autoact.io import read_json
+from autoact.io import check_fields, read_mapping
 from autoact.tasks import get_task
 
 
@@ -37,6 +37,13 @@ def reference_run(folder: Path) -> dict | None:
     return None
 
 
+_NUM = (int, float, type(None))
+_ROW_SCHEMA = {m: _NUM for m in ("accuracy", "em", "f1", "errors", "questions", "halted", "mean_steps")}
+#: the fields of a summary.json the report reads, with their types
+SUMMARY_SCHEMA = {"task": str, "method": str, "backbone": str,
+                  "levels": [dict, lambda row: isinstance(row, dict)], "all": dict}
+
+
 def load_runs(paths: Sequence[str | Path]) -> list[dict]:
     runs = []
     for raw in paths:
@@ -50,10 +57,14 @@ def load_runs(paths: Sequence[str | Path]) -> list[dict]:
             ref["_path"] = str(p)
             runs.append(ref)
             continue
-        s = read_json(f)
+        s = read_mapping(f, "run summary")
         for key in ("task", "method", "backbone", "levels", "all", "metrics"):
             if key not in s:
                 raise DataError(f"{f}: not a run summary (no {key!r})")
+        check_fields(s, SUMMARY_SCHEMA, str(f))
+        for level, row in s["levels"].items():
+            check_fields(row, _ROW_SCHEMA, f"{f}: level {level}")
+        check_fields(s["all"], _ROW_SCHEMA, f"{f}: all")
         s["_path"] = str(f)
         runs.append(s)
     if not runs:

@@ -177,6 +177,16 @@ def validate(task: Task, fields: dict, max_answer_chars: int) -> Candidate:
 
 # ----------------------------------------------------------------------------- the run
 
+#: the fields of a progress line (one round) and their types, checked when a run resumes
+PROGRESS_SCHEMA = {
+    "round": int,
+    "items": [list, lambda it: isinstance(it, dict) and isinstance(it.get("Question"), str)
+              and isinstance(it.get("Answer"), str)],
+    "rejected": [dict, lambda n: isinstance(n, int) and not isinstance(n, bool)],
+    "reply": str, "temperature": (int, float, type(None)),
+}
+
+
 @dataclass
 class Settings:
     total: int

@@ -74,8 +74,8 @@ import unicodedata
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from autoact.errors import DataError
-from autoact.io import fsync_dir
+from autoact.errors import ConfigError, DataError
+from autoact.io import fsync_dir, remove_stale_temps, temp_name
 from autoact.tools.base import Page
 
 FORMAT_VERSION = "3"
@@ -441,8 +441,10 @@ def _average_lengths(con: sqlite3.Connection, n_max: int, sample: int = 5000) ->
 
 
 def build_index(source, index_path: str | os.PathLike, *, progress: bool = True,
-                batch: int = 10_000, name: str | None = None, distractor: bool = False) -> int:
-    """Index documents into one SQLite file at ``index_path``; returns the number of documents.
+                batch: int = 10_000, name: str | None = None, distractor: bool = False,
+                label: str | None = None) -> int:
+    """Index documents into one SQLite file at ``index_path``; returns the number of documents
+    (none is an error naming ``label``, or ``source`` when it is a path).
 
     ``source`` is a JSONL file of ``{"title", "text"}`` objects (a bad line raises
     :class:`DataError` naming ``file:line``) or an iterable of ``(title, text)`` pairs. Titles
@@ -457,8 +459,15 @@ def build_index(source, index_path: str | os.PathLike, *, progress: bool = True,
     else:
         docs = source
     target = Path(index_path).expanduser()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(f"{target.parent}: cannot create the folder ({err.strerror})") from None
+    remove_stale_temps(target)          # a build killed earlier left its temporary file
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=temp_name(target), suffix=".tmp", dir=target.parent)
+    except OSError as err:
+        raise ConfigError(f"{target}: cannot write here ({err.strerror})") from None
     os.close(fd)
     tmp = Path(tmp_name)
     bar = None
@@ -482,6 +491,9 @@ def build_index(source, index_path: str | os.PathLike, *, progress: bool = True,
         if bar is not None:
             bar.close()
             bar = None
+        if not n_max:
+            where = label or (source if isinstance(source, (str, os.PathLike)) else "the source")
+            raise DataError(f"{where}: no documents to index")
         t0 = time.perf_counter()
         if progress:
             print("indexing ...", file=sys.stderr, flush=True)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import transformers
 
-from autoact.errors import ConfigError, DataError
+from autoact.errors import AutoActError, ConfigError, DataError
 from autoact.io import iter_records, write_json_atomic
 from autoact.llm.templates import agent_prompt
 
@@ -103,8 +103,57 @@ class TrainingArguments(transformers.TrainingArguments):
             which = "--fp16" if self.fp16 else "--bf16"
             notices.append(f"{which} True needs a CUDA GPU; training in float32 on this CPU-only machine")
             self.fp16 = self.bf16 = False
+        if self.deepspeed and isinstance(self.deepspeed, str):
+            check_deepspeed_config(self.deepspeed)
+            single_process_launch()
+        if self.output_dir and Path(self.output_dir).exists() and not Path(self.output_dir).is_dir():
+            raise ConfigError(f"--output_dir {self.output_dir}: is a file, expected a folder")
         self.autoact_notices = notices
         super().__post_init__()
+
+
+def check_deepspeed_config(path: str) -> None:
+    """Validate a DeepSpeed config with DeepSpeed's own checks before any model is loaded, so
+    a typo (an unknown key in a section, a wrong type) is one line naming the file and the key.
+    The trainer's ``"auto"`` values are stood in for here; checks that need the real values
+    (batch-size arithmetic) are left to DeepSpeed at start-up."""
+    from autoact.io import read_mapping
+    config = read_mapping(path, "DeepSpeed config")
+
+    def stand_in(d: dict) -> dict:
+        return {k: stand_in(v) if isinstance(v, dict) else
+                ((False if k == "enabled" else 1) if v == "auto" else v) for k, v in d.items()}
+    try:
+        import pydantic
+        from deepspeed.runtime.config import DeepSpeedConfig
+    except ImportError:
+        raise ConfigError("--deepspeed needs the deepspeed package (pip install -r requirements.txt)") from None
+    try:
+        DeepSpeedConfig(stand_in(config))
+    except pydantic.ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(x) for x in first.get("loc", ()))
+        section = {"DeepSpeedZeroConfig": "zero_optimization", "DeepSpeedFP16Config": "fp16",
+                   "DeepSpeedBF16Config": "bf16"}.get(err.title, err.title)
+        raise ConfigError(f"--deepspeed {path}: {section} section: {where + ': ' if where else ''}"
+                          f"{first.get('msg', 'invalid')}"
+                          f"{f' ({err.error_count()} problems)' if err.error_count() > 1 else ''}") from None
+    except Exception:           # noqa: BLE001 - needs the real values; DeepSpeed decides at start-up
+        pass
+
+
+def single_process_launch() -> None:
+    """``python train_lora.py --deepspeed ...`` without the ``deepspeed`` launcher: set the
+    environment of a one-process job (as the launcher would) instead of letting DeepSpeed look
+    for MPI."""
+    if "LOCAL_RANK" in os.environ or "RANK" in os.environ:
+        return
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    os.environ.update({"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1", "LOCAL_WORLD_SIZE": "1",
+                       "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": os.environ.get("MASTER_PORT", str(port))})
 
 
 def parse_args(argv: list[str] | None = None):
@@ -114,8 +163,14 @@ def parse_args(argv: list[str] | None = None):
     if "-h" in argv or "--help" in argv:
         parser.print_help()
         raise SystemExit(0)
-    model_args, data_args, lora_args, train_args, rest = parser.parse_args_into_dataclasses(
-        args=argv, return_remaining_strings=True)
+    try:
+        model_args, data_args, lora_args, train_args, rest = parser.parse_args_into_dataclasses(
+            args=argv, return_remaining_strings=True)
+    except AutoActError:
+        raise
+    except ValueError as err:       # transformers' own checks of combined settings
+        lines = str(err).strip().splitlines() or [type(err).__name__]
+        raise ConfigError(lines[0]) from None
     if rest:
         raise ConfigError(f"unknown arguments: {' '.join(rest)} (see --help)")
     if not data_args.data_path:
