@@ -12,7 +12,7 @@ stopped. Settings: a preset, then a YAML/JSON config file, then ``--set section.
 the keys of a stage's section are its script's flags (unknown keys are an error).
 
 The ``smoke`` preset (the default when no server is configured) needs no GPU, network or weights:
-it builds the tiny random model, uses the scripted DEMO TEACHER (:mod:`autoact.demo_teacher`, not
+it builds the tiny random model, uses the scripted DEMO TEACHER (:mod:`autoact.testing.demo_teacher`, not
 a model) for the first three stages, then really filters, really LoRA-trains the three agents on
 the tiny model, really runs group planning with them on the distractor corpus (the evaluation
 questions' own contexts: a closed setting), and writes the report. It shows that every stage and
@@ -39,10 +39,10 @@ from typing import Sequence
 
 from autoact.cli import run
 from autoact.errors import ConfigError
+from autoact.llm.models import ROLES
 
 REPO = Path(__file__).resolve().parents[1]
 STAGES = ("self_instruct", "tool_selection", "trajectories", "filter", "train", "eval", "report")
-ROLES = ("plan", "tool", "reflect")
 SCRIPTS = {
     "self_instruct": "Self_Instruct/data_generation.py",
     "tool_selection": "Self_Planning/Tool_Selection/tool_selected.py",
@@ -63,48 +63,34 @@ WIRED = {
     "report": {"runs", "out"},
 }
 
-PRESETS: dict[str, dict] = {
-    "smoke": {
-        "task": "hotpotqa",
-        "work_dir": "runs/smoke",
-        "wiki": "distractor",
-        "model": {"teacher": "demo_teacher", "base_model": "tiny"},
-        "self_instruct": {"generate_all_num": 24, "generate_per_round_num": 8, "workers": 2,
-                          "unique_answers": False},
-        "tool_selection": {},
-        "trajectories": {"max_steps": 8, "workers": 8},
-        "filter": {"filter_num": 8},
-        "train": {"num_train_epochs": 1, "learning_rate": 2e-3, "per_device_train_batch_size": 4,
-                  "model_max_length": 3072, "lora_dropout": 0.0, "save_strategy": "no",
-                  "logging_steps": 5, "launcher": "python"},
-        # the tiny model decodes greedily (no num_beams): not the paper's protocol, a smoke test
-        "eval": {"limit": 3, "max_steps": 4, "max_tokens": 12, "max_context_len": 2000,
-                 "temperature": 0.0, "num_beams": 1},
-        "report": {},
-    },
-    "hotpotqa": {
-        "task": "hotpotqa",
-        "work_dir": "runs/hotpotqa",
-        "wiki": "live",
-        "model": {"meta_agent": "llama-2-13b-chat", "base_model": "llama-2-13b-chat"},
-        "self_instruct": {"generate_all_num": 800, "generate_per_round_num": 10},
-        "tool_selection": {"top_k": 40, "top_p": 0.75, "max_tokens": 1024},
-        "trajectories": {"max_context_len": 4096},
-        "filter": {"filter_num": 200},
-        "train": {"lora_r": 8, "lora_alpha": 16, "lora_dropout": 0.05, "num_train_epochs": 5,
-                  "per_device_train_batch_size": 2, "gradient_accumulation_steps": 1,
-                  "evaluation_strategy": "no", "save_strategy": "steps", "save_steps": 10000,
-                  "save_total_limit": 1, "learning_rate": 1e-4, "weight_decay": 0.0,
-                  "warmup_ratio": 0.03, "lr_scheduler_type": "cosine", "logging_steps": 1,
-                  "fp16": True, "model_max_length": 4096, "gradient_checkpointing": True,
-                  "q_lora": False, "launcher": "deepspeed",
-                  "deepspeed": "playground/deepspeed_config_s3.json"},
-        "eval": {"max_context_len": 4096},
-        "report": {},
-    },
-}
-PRESETS["scienceqa"] = {**copy.deepcopy(PRESETS["hotpotqa"]), "task": "scienceqa", "work_dir": "runs/scienceqa"}
-PRESETS["scienceqa"]["self_instruct"]["generate_all_num"] = 800
+#: the presets: one YAML file each in autoact/configs/ (a preset may ``extends:`` another)
+PRESET_DIR = Path(__file__).with_name("configs")
+
+
+def load_preset(name: str, _seen: tuple = ()) -> dict:
+    """The settings of preset ``name`` (``autoact/configs/<name>.yaml``), ``extends`` resolved."""
+    import yaml
+    path = PRESET_DIR / f"{name}.yaml"
+    if name in _seen or not path.is_file():
+        raise ConfigError(f"unknown preset {name!r}; presets: {', '.join(preset_names())}"
+                          if name not in _seen else f"preset {name!r} extends itself")
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    base = data.pop("extends", None)
+    return merge(load_preset(base, _seen + (name,)), data) if base else data
+
+
+def preset_names() -> list[str]:
+    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+
+
+def preset_train_flags(name: str) -> list[str]:
+    """``train_lora.py`` flags from a preset's ``train`` section, without the launcher and the
+    DeepSpeed config (the caller's choice): what ``Scripts/train_agents.sh`` passes."""
+    train = {k: v for k, v in PRESETS[name].get("train", {}).items()
+             if k not in ("launcher", "deepspeed")}
+    return to_argv(train, {})
+
+
 MODEL_KEYS = {"teacher", "meta_agent", "base_model", "base_url", "api_key", "backend"}
 TOP_KEYS = {"task", "work_dir", "model", "task_spec", "prompts", "wiki", "corpus_index"} | set(STAGES)
 #: stages that take --prompts, and those that take the retrieval flags
@@ -124,6 +110,9 @@ def merge(base: dict, over: dict) -> dict:
     for k, v in over.items():
         out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
     return out
+
+
+PRESETS: dict[str, dict] = {name: load_preset(name) for name in preset_names()}
 
 
 def parse_value(text: str):
@@ -371,7 +360,7 @@ class Pipeline:
     def base_model(self) -> str:
         name = str(self.model.get("base_model") or "")
         if name == "tiny":
-            from autoact.tiny import build_tiny_model
+            from autoact.testing.tiny import build_tiny_model
             return str(build_tiny_model(self.work / "tiny-model"))
         if not name:
             raise ConfigError("model.base_model is not set: the model the agents are trained on "
@@ -576,6 +565,9 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--work_dir", default=None, help="work folder (default runs/<preset>)")
     p.add_argument("--only", default=None, help=f"comma-separated stages to run (of {', '.join(STAGES)})")
     p.add_argument("--debug", action="store_true", help="full tracebacks instead of one-line errors")
+    p.add_argument("--train_flags", action="store_true",
+                   help="print the preset's train_lora.py flags, one per line, and exit (what "
+                        "Scripts/train_agents.sh reads)")
     return p
 
 
@@ -604,6 +596,9 @@ def resolve_config(args: argparse.Namespace) -> tuple[str, dict]:
 
 
 def main(args: argparse.Namespace) -> None:
+    if args.train_flags:
+        print("\n".join(preset_train_flags(args.preset or "hotpotqa")))
+        return
     preset, config = resolve_config(args)
     print(f"preset {preset}; task {config.get('task')}; work folder {config.get('work_dir')}")
     if preset == "smoke" or (config.get("model") or {}).get("teacher"):

@@ -23,9 +23,9 @@ def machine() -> str:
 
 @contextmanager
 def fake_server_process(*args: str):
-    """Run ``python -m autoact.llm.fake_server`` in its own process (no GIL shared with the
+    """Run ``python -m autoact.testing.fake_server`` in its own process (no GIL shared with the
     client being measured) and yield its URL."""
-    proc = subprocess.Popen([sys.executable, "-m", "autoact.llm.fake_server", "--port", "0", *args],
+    proc = subprocess.Popen([sys.executable, "-m", "autoact.testing.fake_server", "--port", "0", *args],
                             stdout=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline()

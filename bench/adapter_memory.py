@@ -51,7 +51,7 @@ def main() -> None:
     if args.child:
         child(args.child[0], args.child[1:])
         return
-    from autoact.tiny import MEDIUM, TinyConfig, build_random_adapter, build_tiny_model
+    from autoact.testing.tiny import MEDIUM, TinyConfig, build_random_adapter, build_tiny_model
     figures: dict = {"machine": machine()}
     with tempfile.TemporaryDirectory() as tmp:
         for size in args.sizes.split(","):

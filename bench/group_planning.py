@@ -76,7 +76,7 @@ def main() -> None:
     if args.child:
         child(*args.child)
         return
-    from autoact.tiny import build_random_adapter, build_tiny_model
+    from autoact.testing.tiny import build_random_adapter, build_tiny_model
     from autoact.tools.corpus import distractor_index
     distractor_index()
     figures: dict = {"machine": machine(), "questions": args.n}

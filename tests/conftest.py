@@ -16,14 +16,14 @@ ROLES = ("plan", "tool", "reflect")
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
-    from autoact.tiny import build_tiny_model
+    from autoact.testing.tiny import build_tiny_model
     return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
 
 
 @pytest.fixture(scope="session")
 def tiny_adapters(tiny_model, tmp_path_factory) -> dict[str, Path]:
     """Three random (non-zero) LoRA adapters on the tiny model."""
-    from autoact.tiny import build_random_adapter
+    from autoact.testing.tiny import build_random_adapter
     root = tmp_path_factory.mktemp("adapters")
     return {name: build_random_adapter(tiny_model, root / name, seed=10 + i, scale=2.0)
             for i, name in enumerate(ROLES)}
@@ -41,7 +41,7 @@ def hf_llm(tiny_model, tiny_adapters):
 @pytest.fixture
 def fake_server():
     """Factory: ``fake_server(policy, **knobs)`` starts a FakeServer closed after the test."""
-    from autoact.llm.fake_server import FakeServer
+    from autoact.testing.fake_server import FakeServer
     servers = []
 
     def start(policy=None, **kw):

@@ -6,7 +6,7 @@ from conftest import run_cli
 
 
 def test_help_is_instant_and_complete():
-    for mod in ("autoact.pipeline", "autoact.tiny", "autoact.llm.fake_server"):
+    for mod in ("autoact.pipeline", "autoact.testing.tiny", "autoact.testing.fake_server"):
         proc = run_cli("-m", mod, "--help")
         assert proc.returncode == 0 and "usage:" in proc.stdout, mod
 
@@ -21,7 +21,7 @@ def test_fake_server_process_prints_url_and_serves(tmp_path):
     import subprocess
     import sys
     import urllib.request
-    proc = subprocess.Popen([sys.executable, "-m", "autoact.llm.fake_server", "--port", "0",
+    proc = subprocess.Popen([sys.executable, "-m", "autoact.testing.fake_server", "--port", "0",
                              "--models", "m1,plan"], stdout=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline()

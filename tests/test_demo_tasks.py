@@ -27,13 +27,13 @@ def test_shipped_wikifacts_files_are_what_the_generator_writes(tmp_path):
 
 
 def test_teacher_questions_never_overlap_the_evaluation_questions():
-    from autoact.demo_teacher import _arithmetic_pairs, _facts_pairs
+    from autoact.testing.demo_teacher import _arithmetic_pairs, _facts_pairs
     rng = random.Random(0)
     facts = {q for q, _ in _facts_pairs(rng, 2000)}
     held = {q["question"] for q in world.eval_questions()}
     assert facts and not facts & held
     held_pairs = {(t.name, t.held_out) for t in world.towns()}
-    from autoact.demo_teacher import _fact_of
+    from autoact.testing.demo_teacher import _fact_of
     for q in facts:
         name = next(t.name for t in world.towns() if t.name in q)
         assert (name, _fact_of(q)) not in held_pairs, q
@@ -43,7 +43,7 @@ def test_teacher_questions_never_overlap_the_evaluation_questions():
 
 
 def _teacher_episodes(task, pairs, tools, env):
-    from autoact.demo_teacher import demo_teacher
+    from autoact.testing.demo_teacher import demo_teacher
     llm = ScriptedLLM(demo_teacher)
     agent = ZeroshotThinkAgent(llm)
     out = []
@@ -57,7 +57,7 @@ def _teacher_episodes(task, pairs, tools, env):
 
 @pytest.mark.parametrize("kind", ["wikifacts", "arithmetic"])
 def test_teacher_trajectories_vary_in_length_and_wording(kind):
-    from autoact.demo_teacher import _arithmetic_pairs, _facts_pairs
+    from autoact.testing.demo_teacher import _arithmetic_pairs, _facts_pairs
     from autoact.tools import Environment
     from autoact.tools.corpus import OfflineCorpus, corpus_index
     task = get_task(kind)
@@ -79,7 +79,7 @@ def test_teacher_trajectories_vary_in_length_and_wording(kind):
 
 
 def test_a_spec_tasks_own_corpus_is_its_default_retrieval(tmp_path, fake_server):
-    from autoact.demo_teacher import demo_teacher
+    from autoact.testing.demo_teacher import demo_teacher
     srv = fake_server(demo_teacher, models=["llama-2-13b-chat"])
     save = tmp_path / "facts.jsonl"
     base = ["Self_Planning/Traj_Syn/run_task.py", "--agent_name", "ZeroshotThink_run_Agent", "--task",

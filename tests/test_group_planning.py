@@ -8,7 +8,7 @@ import pytest
 
 from autoact.agents.baselines import exemplar_questions
 from autoact.prompting import default_prompts
-from autoact.llm.fake_server import react_policy
+from autoact.testing.fake_server import react_policy
 from autoact.report.summary import run_summary
 from autoact.tasks import get_task
 

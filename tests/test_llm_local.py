@@ -16,7 +16,7 @@ PROMPTS = ["Question: Who was the best kick boxer?\nThought 1:",
 
 
 def test_tiny_model_shape_and_determinism(tiny_model, tmp_path):
-    from autoact.tiny import build_tiny_model
+    from autoact.testing.tiny import build_tiny_model
     cfg = json.loads((tiny_model / "config.json").read_text())
     assert cfg["hidden_size"] // cfg["num_attention_heads"] == 64      # vLLM CPU needs head_dim 64
     assert cfg["model_type"] == "llama" and cfg["vocab_size"] <= 1100

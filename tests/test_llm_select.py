@@ -7,7 +7,7 @@ import pytest
 from autoact.errors import ConfigError
 from autoact.llm import add_llm_args, make_llm, parse_adapters
 from autoact.llm.models import RoleMap, candidate_names, resolve_local_model
-from autoact.llm.templates import RESPONSE_MARKER, agent_prompt, training_text
+from autoact.llm.templates import RESPONSE_MARKER, agent_prompt
 
 
 def parse(*argv):
@@ -88,5 +88,3 @@ def test_aliases_and_roles():
 def test_agent_template_is_pinned():
     assert RESPONSE_MARKER == "\n### Response:\n"
     assert agent_prompt("Question: q\nThought 1:") == "Question: q\nThought 1:\n### Response:\n"
-    text = training_text("IN", "OUT", "</s>")
-    assert text == "IN\n### Response:\nOUT</s>" and text.startswith(agent_prompt("IN"))

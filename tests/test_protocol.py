@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from autoact.llm.fake_server import react_policy
+from autoact.testing.fake_server import react_policy
 from autoact.llm.templates import agent_prompt
 
 from conftest import REPO, run_cli

@@ -17,7 +17,7 @@ from autoact.agents.runner import run_all
 from autoact.agents.setup import make_solver
 from autoact.io import JsonlLog, read_jsonl_latest
 from autoact.llm import RoleMap, SamplingParams
-from autoact.llm.fake_server import react_policy
+from autoact.testing.fake_server import react_policy
 from autoact.llm.scripted import ScriptedLLM
 from autoact.llm.templates import agent_prompt
 from autoact.prompting import default_prompts

@@ -1,13 +1,13 @@
 """LoRA-train one agent (plan, tool or reflect) on its data file; runs under `python` or `deepspeed`.
 
-    deepspeed Self_Planning/Train/train_lora.py --model_name_or_path llama-2-13b-chat --lora_r 8 \\
-        --lora_alpha 16 --lora_dropout 0.05 --data_path Self_Planning/Traj_Syn/output/data_plan.json \\
-        --output_dir Self_Planning/Train/lora/HotpotQA/13b-plan-5-epoch --num_train_epochs 5 \\
-        --per_device_train_batch_size 2 --per_device_eval_batch_size 1 --gradient_accumulation_steps 1 \\
-        --evaluation_strategy "no" --save_strategy "steps" --save_steps 10000 --save_total_limit 1 \\
-        --learning_rate 1e-4 --weight_decay 0. --warmup_ratio 0.03 --lr_scheduler_type "cosine" \\
-        --logging_steps 1 --fp16 True --model_max_length 4096 --gradient_checkpointing True \\
-        --q_lora False --deepspeed playground/deepspeed_config_s3.json --resume_from_checkpoint False
+    deepspeed Self_Planning/Train/train_lora.py --model_name_or_path llama-2-13b-chat \
+        --data_path Self_Planning/Traj_Syn/output/data_plan.json \
+        --output_dir Self_Planning/Train/lora/HotpotQA/13b-plan-5-epoch \
+        --deepspeed playground/deepspeed_config_s3.json <the paper's flags>
+
+The paper's values of the other flags (LoRA rank, epochs, learning rate, schedule, ...) are the
+`train` section of autoact/configs/hotpotqa.yaml; `python -m autoact.pipeline --preset hotpotqa
+--train_flags` prints them, and Scripts/train_agents.sh passes them for each agent.
 
 Flags are those of transformers' TrainingArguments plus the model, data and LoRA ones below
 (--help lists all). Seed spellings that transformers 5 renamed are mapped with a notice. The

@@ -112,19 +112,25 @@ def load_reply_file(path: str | Path) -> ReplyFn:
     raise DataError(f"{path}: items must be all strings or all rule objects")
 
 
-#: named reply policies for ``--scripted_policy`` (module:function, imported on use)
-POLICIES = {"demo_teacher": "autoact.demo_teacher:demo_teacher",
-            "react": "autoact.llm.fake_server:react_policy"}
+def _demo_teacher() -> ReplyFn:
+    from autoact.testing.demo_teacher import demo_teacher
+    return demo_teacher
+
+
+def _react() -> ReplyFn:
+    from autoact.testing.fake_server import react_policy
+    return react_policy
+
+
+#: named reply policies for ``--scripted_policy`` (the demo pieces, imported on use)
+POLICIES: dict[str, Callable[[], ReplyFn]] = {"demo_teacher": _demo_teacher, "react": _react}
 
 
 def named_policy(name: str) -> ReplyFn:
-    from importlib import import_module
-
     from autoact.errors import ConfigError
     if name not in POLICIES:
         raise ConfigError(f"unknown scripted policy {name!r}; valid: {', '.join(POLICIES)}")
-    module, fn = POLICIES[name].split(":")
-    return getattr(import_module(module), fn)
+    return POLICIES[name]()
 
 
 def as_reply_fn(replies: ReplyFn | Sequence[str] | str | Path) -> ReplyFn:

@@ -11,8 +11,3 @@ RESPONSE_MARKER = "\n### Response:\n"
 def agent_prompt(text: str) -> str:
     """What a fine-tuned agent is asked: its input followed by the response marker."""
     return text + RESPONSE_MARKER
-
-
-def training_text(text: str, output: str, eos: str) -> str:
-    """One training example as a single string (the tokenizer adds BOS)."""
-    return agent_prompt(text) + output + eos

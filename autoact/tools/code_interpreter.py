@@ -1,76 +1,21 @@
-"""The Code Interpreter tool: run the agent's Python code in a limited child process.
+"""The Code Interpreter tool: run the agent's Python code in a confined child process.
 
-:func:`run_code` starts ``python -I -S -u -c <bootstrap> <config> <code>`` (isolated mode, no
-site-packages, so only the standard library can be imported) with
+:func:`run_code` starts ``python -I -S -u -c <bootstrap> <config> <code>`` (standard library
+only) in a fresh folder with an empty environment, stdin from ``/dev/null``, its own process
+group, and its output in an anonymous temporary file (only ``max_output`` characters come back).
+Before the code runs, the bootstrap confines the child, in this order: resource limits; new
+mount/network/IPC/UTS namespaces (through a user namespace when not root) with a ``tmpfs`` disk
+quota over its folder; no capabilities (all sets emptied, securebits locked) and
+``PR_SET_NO_NEW_PRIVS``; a Landlock domain (reads of the Python install and system libraries,
+writes in its folder, no TCP, no signals or abstract sockets outside); a seccomp filter (Unix
+sockets only and none reachable by address, no namespaces, mounts or kernel interfaces, no new
+processes unless allowed). The parent keeps the wall clock, kills the process group, and deletes
+the folder (a failure is a logged warning).
 
-* a fresh empty working directory, created for the call and deleted after it (also ``HOME`` and
-  ``TMPDIR``);
-* a minimal environment (``PATH``, ``LANG``, ``HOME``, ``TMPDIR``, ``PYTHONIOENCODING``): no
-  inherited variable, so no API key, reaches the code;
-* stdin from ``/dev/null``, its own session and process group (``start_new_session``);
-* stdout and stderr written to an anonymous temporary file, so a flood of output cannot fill
-  the parent's memory; only the first (or, after an error, the last) ``max_output`` characters
-  are returned.
-
-Before it runs the code the bootstrap, in this order:
-
-1. lowers its own resource limits: address space (``memory_mb``), CPU time (``timeout`` + 1 s),
-   file size (10 MiB), open files (64), core dumps (none); when ``max_processes`` > 0 and not
-   root, ``RLIMIT_NPROC`` = the user's current process count + ``max_processes`` (approximate).
-   It does this itself rather than in a ``preexec_fn``, which is unsafe in a parent that runs
-   several questions in threads.
-2. enters new mount, network, IPC and UTS namespaces (as root directly; otherwise inside a new
-   user namespace that maps only its own uid and gid) and mounts a ``tmpfs`` of ``disk_mb`` MiB
-   (``nosuid,nodev,noexec``) over its working folder: the total disk quota of the call. The new
-   network namespace has no interface but a loopback that is down.
-3. drops every capability: the bounding set, the ambient set, then the effective, permitted and
-   inheritable sets (``capset``), and locks the securebits (``SECBIT_NOROOT`` and friends), so uid
-   0 regains nothing on ``execve``.
-4. sets ``PR_SET_NO_NEW_PRIVS`` and enters a **Landlock** domain (Linux >= 5.13, best effort
-   for the ABI version the kernel reports):
-
-   * files: read and execute only beneath the Python installation (``sys.base_prefix``,
-     ``sys.prefix``, the virtualenv of ``sys.executable`` if it is in one, the real directories
-     of ``sys.executable`` and of the standard library),
-     ``/usr``, ``/lib``, ``/lib64``, ``/bin``, and the files ``/etc/ld.so.cache``,
-     ``/etc/localtime``, ``/dev/urandom``; read and write ``/dev/null``; everything beneath the
-     working directory except creating device nodes. Nothing else can be opened, listed,
-     written, created, renamed or removed: not ``/proc`` (so no other process's
-     ``environ``), ``/sys``, ``/tmp`` outside the working directory, ``/root``, ``/home``, the
-     project, ``/etc``;
-   * network (ABI >= 4): every TCP ``bind`` and ``connect`` is refused;
-   * scoping (ABI >= 6): no signals to processes outside the domain (the agent, other
-     calls' children) and no connections to abstract Unix sockets created outside it;
-   * ``mount`` and friends are refused, and ``ptrace`` reaches only processes inside the domain.
-5. installs (Linux x86-64 and arm64) a seccomp filter: ``socket``/``socketpair`` only for
-   ``AF_UNIX`` (every other family, packet, raw, netlink, UDP, TCP, gets ``EAFNOSUPPORT``), and
-   no ``connect``, ``sendmsg``/``sendmmsg`` or ``sendto`` with an address, so no socket outside
-   can be reached by its path either (``socketpair`` and ``send`` still work); no
-   ``clone`` with a namespace flag, no ``clone3`` (``ENOSYS``: libc falls back to ``clone``),
-   ``unshare``, ``setns``, ``mount`` and the new mount API, ``chroot``, ``pivot_root``,
-   ``ptrace``, ``process_vm_*``, ``bpf``, ``io_uring_*``, ``perf_event_open``, ``userfaultfd``,
-   key management, module loading, ``kexec``, ``reboot``, ``sethostname``, clock setting,
-   ``syslog``, ``swapon``, ``acct``, ``quotactl``, ``open_by_handle_at``, ``iopl``/``ioperm``;
-   no raising of resource limits; and, when ``max_processes`` is 0, no new processes (threads
-   still work), so a fork bomb only gets ``PermissionError``.
-
-Every one of these must take effect. Where one cannot (an old kernel, Landlock not enabled at
-boot, user namespaces disabled for unprivileged users, a container's seccomp profile), the
-probe (:func:`sandbox_features`) lists it under ``missing``, one warning is logged, and every
-call answers ``Code execution is unavailable: this machine cannot enforce its ...`` without
-running the code, unless ``SandboxLimits.unsafe`` (``--unsafe_code_tool``) is set, in which
-case the code runs with what there is. A Landlock that is present but cannot be set up always
-makes the call unavailable.
-
-The parent enforces the wall-clock ``timeout`` and, whatever happens, kills the whole process
-group afterwards, then deletes the call's folder; what cannot be deleted is one logged warning,
-never an exception.
-
-Not prevented: ``stat`` of paths outside (existence, size, times are visible, contents are
-not); with ``max_processes`` > 0, a child that calls ``setsid`` leaves the
-process group and survives the final kill (still inside every confinement above); CPU, memory
-and disk bandwidth are not shared fairly between concurrent calls; the ``tmpfs`` holding the
-files counts against the machine's memory, not the call's ``memory_mb``.
+Every layer must take effect: :func:`sandbox_features` probes once and lists what is
+``missing``; then every call answers ``Code execution is unavailable: ...`` unless
+``SandboxLimits.unsafe`` (``--unsafe_code_tool``). The threat model, what each layer needs and
+what is not prevented: README, "Code Interpreter threat model".
 
 Observations: the output (``(no output)`` when there is none); after an error the output's tail,
 ending with the error line, e.g. ``ZeroDivisionError: division by zero (line 3)``;

@@ -10,53 +10,11 @@ the closed *distractor* setting; :func:`distractor_index` builds it on first use
 records its name and whether it holds evaluation contexts, so every run can say which setting
 it used.
 
-Schema (``meta`` holds the format version, document count, average lengths, the corpus name and
-whether it is a distractor corpus):
-
-* ``docs(id INTEGER PRIMARY KEY, key, title, text)`` with an index on ``key``, the title with
-  whitespace collapsed and case folded: ``page()`` is one index lookup. Titles equal up to case
-  and whitespace are one document: the longest text is kept (the first one on a tie), by one
-  ``DELETE`` with a window function after the load.
-* ``fts(text)`` and ``titles(title)``: two FTS5 tables, *external-content* on ``docs`` (the text
-  is stored once), ``tokenize='unicode61 remove_diacritics 2'``, ``detail=none``,
-  ``columnsize=0``: they only answer "which documents contain these words", which is all the
-  ranking below asks of them. Measured at 200k documents, this pair builds in 2.9 s against
-  4.0 s for one ``(title, text)`` table with ``detail=column`` (4.6 s with ``detail=full``),
-  and keeps a title-only doclist per word, so finding pages by title words costs the same
-  whatever the words' frequency in texts. No stemming: query words must match the ``terms``
-  table exactly.
-* ``terms(term, df, tdf)``: in how many texts / titles each word occurs (from ``fts5vocab``).
-
-Build (:func:`build_index`): JSON lines parsed with ``json.loads`` in batches, ``executemany``
-into ``docs`` in one transaction (``journal_mode=OFF``, ``synchronous=OFF``, 400 MB page cache),
-then per FTS5 table one ``'rebuild'`` with a 64 MiB in-memory hash and automerge off, and one
-``'optimize'`` (a single segment). About 28,000 documents/s at a million ~60-word paragraphs on
-2 cores (``bench/retrieval.py``; indexing with triggers while loading was 3x slower, because
-FTS5 flushes its hash at every statement of a trigger). The file is written under a temporary
-name next to the target and renamed over it at the end, so a crash or a bad input line never
-leaves a half index at the target path, and readers of the old file keep reading it.
-
-Ranking (``similar``/``search``): BM25F with title weight 10 (2 for ``search``, whose queries
-are questions about the text), ``k1=1.2``, ``b=0.75``, computed in Python over a bounded set of
-candidates. FTS5's own ``bm25()`` visits every document containing every query word before
-ranking (measured: 180 ms for one word in 80k of a million documents, seconds for an OR of
-common words), so it cannot meet milliseconds at a million documents. Instead:
-
-1. the query is split into words here (never passed to FTS5 as syntax: each word becomes one
-   quoted FTS5 string, so quotes, parentheses, ``AND``/``OR``/``NOT``/``NEAR``, ``*``, ``^``,
-   ``-`` or ``:`` in a query are only text); English stopwords are dropped (unless nothing
-   else is left); each word's frequencies come from ``terms`` in one lookup;
-2. candidates, per table (``titles``, then ``fts``), with the words present sorted rarest
-   first, ignoring words in more than half of the documents: AND of all of them, then without
-   the most common one, and so on (each only while its estimated cost, from the measured
-   doclist-walk cost of an AND with few hits, fits a ~1 ms budget), then each word alone
-   (``LIMIT``, always cheap); at most :data:`CANDIDATES` per table;
-3. those documents are fetched and scored (term counts by substring search with word-boundary
-   checks on the case- and accent-folded text; idf from ``terms``).
-
-At a million documents: ``similar()`` p50 1.9 ms / p95 3.7 ms, ``page()`` p50 0.04 ms.
-The ranking is exact BM25F over the candidates; a document outside them (e.g. one containing
-only common query words, beyond the first ``LIMIT`` rows) is not seen.
+One SQLite file: ``docs`` (title key index: ``page()`` is one lookup), two external-content
+FTS5 tables (texts, titles) used only to find candidates, and ``terms`` (document frequencies);
+ranking is BM25F in Python over a bounded candidate set, so queries stay in milliseconds at a
+million documents. The schema, the build and the ranking in detail, with their measured figures:
+README, "Offline corpus: how it is built and searched".
 """
 
 from __future__ import annotations

@@ -331,7 +331,7 @@ def materialise(t: Path, files: dict) -> None:
 
 @pytest.fixture(scope="module")
 def fake():
-    from autoact.llm.fake_server import FakeServer
+    from autoact.testing.fake_server import FakeServer
     with FakeServer(models=["tiny", "plan", "tool", "reflect"]) as srv:
         yield srv.url
 

@@ -143,7 +143,7 @@ def snapshot(folder: Path) -> dict:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    from autoact.llm.fake_server import FakeServer
+    from autoact.testing.fake_server import FakeServer
     with FakeServer(models=["tiny", "plan", "tool", "reflect"]) as srv:
         yield srv.url
 

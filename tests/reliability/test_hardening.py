@@ -101,7 +101,7 @@ REPLY_FAULTS = ["choices_str", "text_int", "usage_str", "no_choices", "malformed
 def test_each_malformed_reply_is_one_questions_error(tmp_path, fake_server):
     # Every second request fails in one of the ways a broken server answers; no question
     # is lost, each failure is its question's error record, the run finishes.
-    from autoact.llm.fake_server import react_policy
+    from autoact.testing.fake_server import react_policy
     srv = fake_server(react_policy, models=["tiny"], faults=[k for f in REPLY_FAULTS
                                                              for k in (f, None, None)])
     save = tmp_path / "traj.jsonl"
@@ -247,7 +247,7 @@ def test_a_tool_that_raises_is_its_questions_error(tmp_path, fake_server, monkey
     import importlib.util
 
     from autoact import cli, tools
-    from autoact.llm.fake_server import react_policy
+    from autoact.testing.fake_server import react_policy
 
     def broken(arg, ctx):
         raise KeyError("a bug in the tool")

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from autoact.llm.fake_server import react_policy
+from autoact.testing.fake_server import react_policy
 
 from conftest import REPO, TEST_ENV, run_cli
 

@@ -3,7 +3,7 @@ completions): runs finish, faults are recorded, reruns fill them."""
 
 import json
 
-from autoact.llm.fake_server import react_policy
+from autoact.testing.fake_server import react_policy
 
 from conftest import REPO, run_cli
 

@@ -6,7 +6,7 @@ has the head_dim that vLLM's CPU attention accepts. The tokenizer is byte-level 
 text shipped with the project (``autoact/assets/tokenizer_corpus.txt``), adds ``<s>`` like
 Llama's, has no pad token (like Llama-2's) and carries a minimal chat template.
 
-    python -m autoact.tiny --out work/tiny --adapters plan,tool,reflect
+    python -m autoact.testing.tiny --out work/tiny --adapters plan,tool,reflect
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
 
-ASSET = Path(__file__).with_name("assets") / "tokenizer_corpus.txt"
+ASSET = Path(__file__).resolve().parents[1] / "assets" / "tokenizer_corpus.txt"
 CHAT_TEMPLATE = ("{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}\n{% endfor %}"
                  "{% if add_generation_prompt %}<|assistant|>\n{% endif %}")
 SPECIALS = ["<unk>", "<s>", "</s>"]
@@ -125,7 +125,7 @@ def build_random_adapter(model_dir: str | Path, out_dir: str | Path, *, seed: in
 
 
 def make_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m autoact.tiny", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m autoact.testing.tiny", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", required=True, help="folder to write the model into")
     p.add_argument("--adapters", default="",

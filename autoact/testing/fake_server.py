@@ -25,7 +25,7 @@ In-process::
 
 As a process (prints ``FAKE_SERVER_URL http://127.0.0.1:PORT/v1`` on its first line)::
 
-    python -m autoact.llm.fake_server --port 0 --latency 0.05 --fault_rate 0.2
+    python -m autoact.testing.fake_server --port 0 --latency 0.05 --fault_rate 0.2
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ from urllib.parse import urlsplit
 
 from autoact.errors import AutoActError
 from autoact.llm.base import SamplingParams
+from autoact.llm.templates import RESPONSE_MARKER
 from autoact.llm.scripted import (ReplyFn, Request, as_reply_fn, finish, render_messages,
                                   whitespace_tokens)
 
@@ -68,10 +69,9 @@ def react_policy(req: Request) -> str:
     Meta-Agent's prompts (``Thought n:`` / ``Action n:``) and the fine-tuned agents' (the same
     inputs plus the response marker, with the action type and its argument asked separately)."""
     prompt = req.prompt
-    marker = "\n### Response:\n"
-    tuned = prompt.endswith(marker)
+    tuned = prompt.endswith(RESPONSE_MARKER)
     if tuned:
-        prompt = prompt[:-len(marker)]
+        prompt = prompt[:-len(RESPONSE_MARKER)]
     m = _STEP_END.search(prompt)
     if not m:
         return "I am not sure what to do."
@@ -357,7 +357,7 @@ class FakeServer:
 
 
 def make_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m autoact.llm.fake_server",
+    p = argparse.ArgumentParser(prog="python -m autoact.testing.fake_server",
                                 description="Run a fake OpenAI-compatible server (tests, benchmarks).")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0, help="0 picks a free port")
