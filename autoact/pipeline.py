@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import copy
 import functools
-import importlib.util
 import json
 import os
 import sys
@@ -43,6 +42,7 @@ from autoact.llm.models import ROLES
 
 REPO = Path(__file__).resolve().parents[1]
 STAGES = ("self_instruct", "tool_selection", "trajectories", "filter", "train", "eval", "report")
+#: the seed script of each stage, and the module of its front end (autoact/commands/)
 SCRIPTS = {
     "self_instruct": "Self_Instruct/data_generation.py",
     "tool_selection": "Self_Planning/Tool_Selection/tool_selected.py",
@@ -51,6 +51,9 @@ SCRIPTS = {
     "eval": "Self_Planning/Group_Planning/run_eval.py",
     "report": "Scripts/report.py",
 }
+COMMANDS = {"self_instruct": "self_instruct", "tool_selection": "tool_selection",
+            "trajectories": "trajectories", "filter": "filtering", "eval": "evaluation",
+            "report": "report"}
 #: keys the pipeline fills itself (paths between stages); a config may not set them
 WIRED = {
     "self_instruct": {"source_data", "target_data", "dataset_name", "prompts"},
@@ -138,14 +141,10 @@ def apply_sets(config: dict, sets: Sequence[str]) -> dict:
     return config
 
 
-@functools.lru_cache(maxsize=None)
 def _load_script(stage: str):
-    """The stage script as a module (loaded once: validation and the run both use it)."""
-    path = REPO / SCRIPTS[stage]
-    spec = importlib.util.spec_from_file_location(f"autoact_stage_{stage}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """The stage's front end: ``autoact.commands.<name>`` (``make_parser``, ``main``)."""
+    import importlib
+    return importlib.import_module(f"autoact.commands.{COMMANDS[stage]}")
 
 
 def stage_flags(stage: str) -> dict[str, argparse.Action | None]:
