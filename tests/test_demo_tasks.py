@@ -23,7 +23,7 @@ PARAMS = SamplingParams(max_tokens=64, stop=("\n",))
 def test_shipped_wikifacts_files_are_what_the_generator_writes(tmp_path):
     world.write_task_files(str(tmp_path))
     for name in ("wikifacts_corpus.jsonl", "wikifacts_eval.jsonl"):
-        assert (tmp_path / name).read_text() == (REPO / "tasks" / name).read_text(), name
+        assert (tmp_path / name).read_text() == (REPO / "autoact/tasks/specs" / name).read_text(), name
 
 
 def test_teacher_questions_never_overlap_the_evaluation_questions():
@@ -38,7 +38,7 @@ def test_teacher_questions_never_overlap_the_evaluation_questions():
         name = next(t.name for t in world.towns() if t.name in q)
         assert (name, _fact_of(q)) not in held_pairs, q
     arith = {q for q, _ in _arithmetic_pairs(rng, 3000)}
-    shipped = {json.loads(x)["question"] for x in (REPO / "tasks/arithmetic_eval.jsonl").read_text().splitlines()}
+    shipped = {json.loads(x)["question"] for x in (REPO / "autoact/tasks/specs/arithmetic_eval.jsonl").read_text().splitlines()}
     assert arith and not arith & shipped
 
 
@@ -83,7 +83,7 @@ def test_a_spec_tasks_own_corpus_is_its_default_retrieval(tmp_path, fake_server)
     srv = fake_server(demo_teacher, models=["llama-2-13b-chat"])
     save = tmp_path / "facts.jsonl"
     base = ["Self_Planning/Traj_Syn/run_task.py", "--agent_name", "ZeroshotThink_run_Agent", "--task",
-            "WikiFacts", "--task_path", "tasks/wikifacts_eval.jsonl", "--limit", "8", "--save_path", str(save)]
+            "WikiFacts", "--task_path", "autoact/tasks/specs/wikifacts_eval.jsonl", "--limit", "8", "--save_path", str(save)]
     proc = run_cli(*base, env={"OPENAI_BASE_URL": srv.url, "AUTOACT_WIKI": ""})
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "retrieval: offline:wikifacts:10" in proc.stdout

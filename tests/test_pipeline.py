@@ -44,7 +44,7 @@ def test_smoke_pipeline_end_to_end_then_rerun_skips(tmp_path):
 
 @pytest.mark.slow
 def test_a_spec_task_through_the_smoke_pipeline(tmp_path):
-    """tasks/arithmetic.yaml, found by name in ./tasks: Calculator word problems end to end."""
+    """The shipped arithmetic spec, found by name: Calculator word problems end to end."""
     work = tmp_path / "arith"
     proc = pipeline(work, "--task", "arithmetic", "--set", "eval.limit=4", "--set", "eval.levels=test")
     assert proc.returncode == 0, proc.stderr[-4000:]

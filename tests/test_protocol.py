@@ -32,9 +32,10 @@ def workdir(tmp_path):
     """A user's working copy: the seed commands' relative paths resolve here, and what they
     write (Self_Planning/Tool_Selection/{Task}_Tools.json ...) stays here."""
     wd = tmp_path / "work"
-    for rel in ("Self_Planning/Group_Planning/benchmark_run/data", "Self_Instruct/Meta_sample", "tasks"):
+    for rel in ("Self_Planning/Group_Planning/benchmark_run/data", "Self_Instruct/Meta_sample"):
         (wd / rel).parent.mkdir(parents=True, exist_ok=True)
         (wd / rel).symlink_to(REPO / rel)
+    (wd / "tasks").symlink_to(REPO / "autoact/tasks/specs")      # the user's own ./tasks
     return wd
 
 

@@ -130,8 +130,14 @@ def load_spec(path: str | Path) -> SpecTask:
     return SpecTask(read_mapping(path, "task spec file"), Path(path))
 
 
+#: the spec tasks that ship with the package (arithmetic, wikifacts)
+SHIPPED_DIR = Path(__file__).with_name("specs")
+
+
 def spec_dirs() -> list[Path]:
-    dirs = [Path.cwd() / "tasks"]
+    """Where specs are found by name, first match wins: ``$AUTOACT_TASKS_DIR``, ``./tasks``,
+    then the shipped ones (package data, so an installed package finds them from any folder)."""
+    dirs = [Path.cwd() / "tasks", SHIPPED_DIR]
     env = os.environ.get("AUTOACT_TASKS_DIR")
     if env:
         dirs.insert(0, Path(env))

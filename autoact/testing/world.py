@@ -1,6 +1,6 @@
 """A small fictional encyclopedia for the offline demo: towns with a few facts each.
 
-The spec task ``tasks/wikifacts.yaml`` (HotpotQA-shaped, with its own corpus) asks about these
+The spec task ``autoact/tasks/specs/wikifacts.yaml`` (HotpotQA-shaped, with its own corpus) asks about these
 towns: the year a town was founded, how many people live there, its river, its region. The
 answers are in the towns' articles, which the agents reach with BingSearch, Retrieve and Lookup
 on an offline corpus built from :func:`articles`. For each town one fact is kept for evaluation:
@@ -126,7 +126,7 @@ def eval_questions() -> list[dict]:
 
 
 def write_task_files(folder: str) -> None:
-    """Write the corpus and the evaluation questions of ``tasks/wikifacts.yaml`` (they are
+    """Write the corpus and the evaluation questions of ``autoact/tasks/specs/wikifacts.yaml`` (they are
     shipped; a test checks they equal what this writes)."""
     import json
     from pathlib import Path
@@ -139,4 +139,5 @@ def write_task_files(folder: str) -> None:
 
 if __name__ == "__main__":
     import sys
-    write_task_files(sys.argv[1] if len(sys.argv) > 1 else "tasks")
+    from autoact.tasks.spec import SHIPPED_DIR
+    write_task_files(sys.argv[1] if len(sys.argv) > 1 else str(SHIPPED_DIR))
