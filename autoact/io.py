@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
@@ -207,7 +208,7 @@ def temp_name(target: Path) -> str:
 def remove_stale_temps(target: Path) -> None:
     """Remove the temporary files a killed writer of ``target`` left beside it."""
     try:
-        entries = list(target.parent.glob(f".{glob_escape(target.name)}.*.tmp"))
+        entries = list(target.parent.glob(f".{glob.escape(target.name)}.*.tmp"))
     except OSError:
         return
     for f in entries:
@@ -217,11 +218,6 @@ def remove_stale_temps(target: Path) -> None:
                 f.unlink()
             except OSError:
                 pass
-
-
-def glob_escape(name: str) -> str:
-    import glob
-    return glob.escape(name)
 
 
 def write_text_atomic(path: PathLike, text: str) -> None:

@@ -42,18 +42,15 @@ from autoact.llm.models import ROLES
 
 REPO = Path(__file__).resolve().parents[1]
 STAGES = ("self_instruct", "tool_selection", "trajectories", "filter", "train", "eval", "report")
-#: the seed script of each stage, and the module of its front end (autoact/commands/)
-SCRIPTS = {
-    "self_instruct": "Self_Instruct/data_generation.py",
-    "tool_selection": "Self_Planning/Tool_Selection/tool_selected.py",
-    "trajectories": "Self_Planning/Traj_Syn/run_task.py",
-    "filter": "Scripts/filter_data.py",
-    "eval": "Self_Planning/Group_Planning/run_eval.py",
-    "report": "Scripts/report.py",
+#: each stage's seed script and the module of its front end (autoact/commands/<module>.py)
+FRONT_ENDS = {
+    "self_instruct": ("Self_Instruct/data_generation.py", "self_instruct"),
+    "tool_selection": ("Self_Planning/Tool_Selection/tool_selected.py", "tool_selection"),
+    "trajectories": ("Self_Planning/Traj_Syn/run_task.py", "trajectories"),
+    "filter": ("Scripts/filter_data.py", "filtering"),
+    "eval": ("Self_Planning/Group_Planning/run_eval.py", "evaluation"),
+    "report": ("Scripts/report.py", "report"),
 }
-COMMANDS = {"self_instruct": "self_instruct", "tool_selection": "tool_selection",
-            "trajectories": "trajectories", "filter": "filtering", "eval": "evaluation",
-            "report": "report"}
 #: keys the pipeline fills itself (paths between stages); a config may not set them
 WIRED = {
     "self_instruct": {"source_data", "target_data", "dataset_name", "prompts"},
@@ -141,10 +138,10 @@ def apply_sets(config: dict, sets: Sequence[str]) -> dict:
     return config
 
 
-def _load_script(stage: str):
-    """The stage's front end: ``autoact.commands.<name>`` (``make_parser``, ``main``)."""
+def _front_end(stage: str):
+    """The stage's front end: ``autoact.commands.<module>`` (``make_parser``, ``main``)."""
     import importlib
-    return importlib.import_module(f"autoact.commands.{COMMANDS[stage]}")
+    return importlib.import_module(f"autoact.commands.{FRONT_ENDS[stage][1]}")
 
 
 def stage_flags(stage: str) -> dict[str, argparse.Action | None]:
@@ -156,7 +153,7 @@ def stage_flags(stage: str) -> dict[str, argparse.Action | None]:
         names = {f.name for dc in (ModelArguments, DataArguments, LoraArguments, TrainingArguments)
                  for f in fields(dc) if f.init}
         return {n: None for n in names} | {"launcher": None}
-    parser = _load_script(stage).make_parser()
+    parser = _front_end(stage).make_parser()
     return {a.dest: a for a in parser._actions if a.dest not in ("help",)}
 
 
@@ -192,11 +189,9 @@ def validate(config: dict) -> None:
     train = config.get("train") if isinstance(config.get("train"), dict) else {}
     if train.get("launcher", "python") not in ("python", "deepspeed"):
         raise ConfigError(f"train.launcher must be python or deepspeed, got {json.dumps(train['launcher'])}")
-    ds = train.get("deepspeed")
-    if ds is not None and not isinstance(ds, dict):
-        ds = str(ds)
+    if train.get("deepspeed") is not None and not isinstance(train["deepspeed"], dict):
         from autoact.io import read_mapping
-        read_mapping(ds if Path(ds).is_absolute() or Path(ds).exists() else REPO / ds, "DeepSpeed config")
+        read_mapping(deepspeed_path(train["deepspeed"]), "DeepSpeed config")
     if config.get("wiki") is not None and config["wiki"] not in ("live", "offline", "distractor"):
         raise ConfigError(f"wiki must be live, offline or distractor, got {config['wiki']!r}")
     for stage in STAGES:
@@ -208,8 +203,16 @@ def validate(config: dict) -> None:
             if key in WIRED[stage]:
                 raise ConfigError(f"{stage}.{key} is set by the pipeline (it wires the stages together)")
             if key not in flags:
-                raise ConfigError(f"unknown key {stage}.{key}: not a flag of {SCRIPTS.get(stage, 'train_lora.py')}")
+                raise ConfigError(f"unknown key {stage}.{key}: not a flag of {FRONT_ENDS.get(stage, ('train_lora.py',))[0]}")
             check_value(stage, key, section[key], flags[key])
+
+
+def deepspeed_path(value) -> Path:
+    """The DeepSpeed config a setting names: as given when absolute or found from here, else
+    beside the project (the presets' ``playground/deepspeed_config_s3.json``). Validation and
+    training both use this, so they read the same file whatever the launcher's folder."""
+    p = Path(str(value))
+    return p if p.is_absolute() or p.exists() else REPO / p
 
 
 def check_value(stage: str, key: str, value, action: argparse.Action | None) -> None:
@@ -344,7 +347,7 @@ class Pipeline:
         return argv + (["--debug"] if self.debug else [])
 
     def call(self, stage: str, argv: list[str]) -> None:
-        module = _load_script(stage)
+        module = _front_end(stage)
         parser = module.make_parser()
 
         def error(message: str):
@@ -435,6 +438,8 @@ class Pipeline:
         from autoact.train.lora import RECORD_FILE
         sec = self.section("train")
         launcher = sec.pop("launcher", "python")
+        if isinstance(sec.get("deepspeed"), str):
+            sec["deepspeed"] = str(deepspeed_path(sec["deepspeed"]).resolve())
         base = self.base_model()
         for role in ROLES:
             out = self.paths["lora"] / role

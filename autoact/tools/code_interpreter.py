@@ -71,12 +71,15 @@ def limit(res, soft, hard=None):
 def fail(msg):
     sys.stderr.write("autoact-sandbox: " + msg + "\n"); sys.exit(86)
 
+def proc_status(pid="self"):
+    with open("/proc/%s/status" % pid) as f:
+        return dict(l.split(":", 1) for l in f.read().splitlines() if ":" in l)
+
 def user_tasks():
     uid, n = str(os.getuid()), 0
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
-            with open("/proc/%s/status" % pid) as f:
-                fields = dict(l.split(":", 1) for l in f.read().splitlines() if ":" in l)
+            fields = proc_status(pid)
         except OSError:
             continue
         if fields.get("Uid", "").split()[:1] == [uid]:
@@ -172,8 +175,7 @@ def drop_capabilities(nr):
         head = ctypes.create_string_buffer(struct.pack("Ii", 0x20080522, 0), 8)
         data = ctypes.create_string_buffer(24)     # two empty {effective, permitted, inheritable}
         c.syscall(ctypes.c_long(nr["capset"]), head, data)
-    with open("/proc/self/status") as f:
-        fields = dict(l.split(":", 1) for l in f.read().splitlines() if ":" in l)
+    fields = proc_status()
     kept = 0
     for name in ("CapInh", "CapPrm", "CapEff", "CapAmb"):
         kept |= int(fields.get(name, "0").strip() or "0", 16)
@@ -233,8 +235,7 @@ def landlock(work):
     import ctypes, errno
     if not sys.platform.startswith("linux"):
         return 0
-    libc = ctypes.CDLL(None, use_errno=True)
-    call, L = libc.syscall, ctypes.c_long
+    call, L = libc().syscall, ctypes.c_long
     call.restype = ctypes.c_long
 
     def sys_call(*args):
@@ -384,17 +385,9 @@ def run_code(code: str, limits: SandboxLimits) -> str:
     try:
         with tempfile.TemporaryFile() as out:
             try:
-                proc = _start(code, _config(limits, work), work, out)
+                status = _run_child(code, _config(limits, work), work, out, limits.timeout)
             except OSError as err:
                 return UNAVAILABLE + f"cannot start Python ({err.strerror})"
-            status: int | None = None
-            try:
-                status = proc.wait(timeout=limits.timeout)
-            except subprocess.TimeoutExpired:
-                status = None
-            finally:
-                _kill_group(proc.pid)
-                proc.wait()
             return _observation(status, out, limits)
     finally:
         remove_folder(work)
@@ -445,16 +438,9 @@ def _probe() -> dict:
         with tempfile.TemporaryFile() as out:
             try:
                 config = dict(_config(SandboxLimits(unsafe=True), work), probe=True)
-                proc = _start("", config, work, out)
+                status = _run_child("", config, work, out, 30)
             except OSError as err:
                 return unknown(str(err.strerror))
-            try:
-                status: int | None = proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                status = None
-            finally:
-                _kill_group(proc.pid)
-                proc.wait()
             out.seek(0)
             text = out.read(4096).decode("utf-8", "replace").strip()
     finally:
@@ -483,6 +469,19 @@ def _config(limits: SandboxLimits, work: str) -> dict:
         "disk_mb": max(1, int(limits.disk_mb)),
         "unsafe": bool(limits.unsafe),
     }
+
+
+def _run_child(code: str, config: dict, work: str, out: BinaryIO, timeout: float) -> int | None:
+    """Run the bootstrap child to its end or ``timeout`` (then ``None``), and kill its whole
+    process group either way; its exit status. ``OSError`` when it cannot start."""
+    proc = _start(code, config, work, out)
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None
+    finally:
+        _kill_group(proc.pid)
+        proc.wait()
 
 
 def _start(code: str, config: dict, work: str, out: BinaryIO) -> subprocess.Popen:
