@@ -21,7 +21,9 @@ run the reference's protocol: its decoding (the stages' defaults) and live Wikip
 
 Top-level keys besides the stage sections: ``task``, ``task_spec``, ``work_dir``, ``model``,
 ``prompts`` (a prompts file for every stage), ``wiki`` and ``corpus_index`` (the retrieval
-setting of synthesis and evaluation).
+setting of synthesis and evaluation), ``compare`` (methods evaluated beside the main one, each
+into ``eval_<method>/``: zeroshot, single, no_reflect, react, cot). Each stage's seconds go to
+``timings.json``.
 """
 
 from __future__ import annotations
@@ -92,7 +94,11 @@ def preset_train_flags(name: str) -> list[str]:
 
 
 MODEL_KEYS = {"teacher", "meta_agent", "base_model", "base_url", "api_key", "backend"}
-TOP_KEYS = {"task", "work_dir", "model", "task_spec", "prompts", "wiki", "corpus_index"} | set(STAGES)
+TOP_KEYS = {"task", "work_dir", "model", "task_spec", "prompts", "wiki", "corpus_index", "compare"} | set(STAGES)
+#: methods ``compare`` may add beside the main evaluation (each into ``eval_<method>/``)
+COMPARE_METHODS = ("zeroshot", "single", "no_reflect", "react", "cot")
+#: methods that run on the base model without adapters
+UNTUNED = ("zeroshot", "react", "cot")
 #: stages that take --prompts, and those that take the retrieval flags
 PROMPT_STAGES = ("self_instruct", "tool_selection", "trajectories", "filter", "eval")
 RETRIEVAL_STAGES = ("trajectories", "eval")
@@ -192,6 +198,11 @@ def validate(config: dict) -> None:
     if train.get("deepspeed") is not None and not isinstance(train["deepspeed"], dict):
         from autoact.io import read_mapping
         read_mapping(deepspeed_path(train["deepspeed"]), "DeepSpeed config")
+    compare = config.get("compare")
+    if compare is not None and (not isinstance(compare, list) or len(set(map(str, compare))) != len(compare)
+                                or any(m not in COMPARE_METHODS for m in compare)):
+        raise ConfigError(f"compare must be a list of distinct methods of {', '.join(COMPARE_METHODS)}, "
+                          f"got {json.dumps(compare)}")
     if config.get("wiki") is not None and config["wiki"] not in ("live", "offline", "distractor"):
         raise ConfigError(f"wiki must be live, offline or distractor, got {config['wiki']!r}")
     for stage in STAGES:
@@ -312,7 +323,9 @@ class Pipeline:
             "lora": self.work / "lora",
             "eval": self.work / "eval",
             "report": self.work / "report",
+            "timings": self.work / "timings.json",
         }
+        self.compare = [str(m) for m in _as_list(config.get("compare"))]
 
     # -- helpers -----------------------------------------------------------------------------
     def section(self, stage: str) -> dict:
@@ -441,7 +454,11 @@ class Pipeline:
         if isinstance(sec.get("deepspeed"), str):
             sec["deepspeed"] = str(deepspeed_path(sec["deepspeed"]).resolve())
         base = self.base_model()
-        for role in ROLES:
+        roles = list(ROLES)
+        if "single" in self.compare:         # one adapter on every role's data (FireAct-style)
+            roles.append("single")
+            self.single_data()
+        for role in roles:
             out = self.paths["lora"] / role
             argv = ["--model_name_or_path", base, "--data_path", str(self.paths["data"] / f"data_{role}.json"),
                     "--output_dir", str(out)] + to_argv(sec, {})
@@ -455,6 +472,14 @@ class Pipeline:
                 raise ConfigError(f"training the {role} agent did not produce {out / RECORD_FILE}")
         return "done", self.paths["lora"]
 
+    def single_data(self) -> Path:
+        """``data/data_single.json``: the three roles' examples in one file, for ``single``."""
+        from autoact.io import read_json, write_json_atomic
+        out = self.paths["data"] / "data_single.json"
+        rows = [row for role in ROLES for row in read_json(self.paths["data"] / f"data_{role}.json")]
+        write_json_atomic(out, rows)
+        return out
+
     def _train_subprocess(self, launcher: str, argv: list[str]) -> None:
         import subprocess
         if launcher != "deepspeed":
@@ -467,28 +492,49 @@ class Pipeline:
         if proc.returncode != 0:
             raise ConfigError(f"training failed (exit {proc.returncode}): {' '.join(cmd[:6])} ...")
 
+    def eval_dirs(self) -> dict[str, Path]:
+        """The evaluation folders by method: the main one in ``eval/``, each ``compare``
+        method in ``eval_<method>/``."""
+        main = str(self.section("eval").get("method", "autoact"))
+        return {main: self.paths["eval"]} | {m: self.work / f"eval_{m}" for m in self.compare if m != main}
+
     def eval(self) -> tuple[str, Path]:
-        out = self.paths["eval"]
-        sec = self.section("eval")
+        for method, out in self.eval_dirs().items():
+            if out != self.paths["eval"]:
+                print(f"  comparing: {method} -> {out}", flush=True)
+            self.eval_one(method, out)
+        return "done", self.paths["eval"] / "summary.json"
+
+    def eval_one(self, method: str, out: Path) -> None:
+        sec = self.section("eval") | {"method": method}
         argv = ["--agent_name", "ZeroshotThink_run_Agent", "--task", self.task.name,
                 "--task_path", str(self.eval_path()), "--save_path", str(out), "--tools", str(self.paths["tools"])]
         if self.model.get("base_url") and not sec.get("backend") == "hf":
             argv += ["--base_url", str(self.model["base_url"])]
+            if method in UNTUNED and self.model.get("base_model"):
+                argv += ["--llm_name", str(self.model["base_model"])]
             for role in ROLES:        # a server serving the adapters under their role names
                 argv += [f"--{role}_agent", role]
+            if method == "single":
+                argv += ["--single_agent", "single"]
         else:
             argv += ["--backend", "hf", "--base_model", self.base_model()]
             for role in ROLES:
                 argv += [f"--{role}_agent", str(self.paths["lora"] / role)]
-        if self.section("filter").get("criterion") == "none" and "label" not in sec:
+            if method == "single":
+                argv += ["--single_agent", str(self.paths["lora"] / "single")]
+        if self.section("filter").get("criterion") == "none" and "label" not in sec and method not in UNTUNED:
             # agents trained on unfiltered trajectories: the paper's -filtering ablation
-            argv += ["--label", f"{sec.get('method', 'autoact')} -filtering"]
+            argv += ["--label", f"{method} -filtering"]
         self.call("eval", argv + to_argv(sec, stage_flags("eval")) + self.common("eval"))
-        return "done", out / "summary.json"
 
     def report(self) -> tuple[str, Path]:
         out = self.paths["report"]
-        self.call("report", [str(self.paths["eval"]), "--out", str(out)] + self.common())
+        runs = [str(d) for d in self.eval_dirs().values() if (d / "summary.json").exists()]
+        extra = ["--curves", str(self.paths["lora"])] if self.paths["lora"].is_dir() else []
+        if self.paths["timings"].exists():
+            extra += ["--timings", str(self.paths["timings"])]
+        self.call("report", runs + ["--out", str(out), "--sample", "1"] + extra + self.common())
         return "done", out / "report.png"
 
     def check_work_dir(self) -> None:
@@ -521,9 +567,26 @@ class Pipeline:
             t0 = time.monotonic()
             print(f"[{stage}] ...", flush=True)
             state, artefact = getattr(self, stage)()
-            word = "skipped (complete)" if state == "skip" else f"done in {time.monotonic() - t0:.1f} s"
+            seconds = time.monotonic() - t0
+            word = "skipped (complete)" if state == "skip" else f"done in {seconds:.1f} s"
             print(f"[{stage}] {word}: {artefact}", flush=True)
+            if state != "skip" and stage != "report":
+                self.record_time(stage, seconds)
         print(f"pipeline finished in {time.monotonic() - t_all:.0f} s; work folder {self.work}")
+
+    def record_time(self, stage: str, seconds: float) -> None:
+        """``timings.json``: the seconds the last run of each stage took (a skipped stage
+        keeps the time of the run that made its output)."""
+        from autoact.io import read_json, write_json_atomic
+        path = self.paths["timings"]
+        from autoact.errors import DataError
+        try:
+            times = read_json(path) if path.exists() else {}
+        except DataError:        # a damaged timings file is only a record: start it afresh
+            times = {}
+        times = times if isinstance(times, dict) else {}
+        times[stage] = round(seconds, 1)
+        write_json_atomic(path, {s: times[s] for s in STAGES if s in times})
 
 
 def _uses_retrieval(config: dict) -> bool:

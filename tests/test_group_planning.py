@@ -226,6 +226,45 @@ def test_report_table_csv_and_png(tmp_path):
     assert bad.returncode == 2 and "no summary.json" in bad.stderr
 
 
+def test_report_learning_curves_sample_trajectory_and_timings(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    lv = {"test": {"questions": 2, "em": 0.5, "f1": 0.5}}
+    (run / "summary.json").write_text(json.dumps({
+        "task": "Arithmetic", "method": "autoact", "backbone": "tiny", "metrics": ["em", "f1"],
+        "levels": lv, "all": lv["test"], "roles": {"plan": "plan", "tool": "tool", "reflect": "reflect"}}))
+    wrong = {"id": "a", "question": "What is 2+2?", "answer": "4", "correct": False,
+             "steps": [{"thought": "guess", "action": "Finish[5]", "observation": "Please reflect your answer."}]}
+    right = {"id": "b", "question": "What is 3+3?", "answer": "6", "correct": True,
+             "steps": [{"thought": "compute", "action": "Calculator[3+3]", "observation": "6" + "x" * 300},
+                       {"thought": "done", "action": "Finish[6]", "observation": "Please reflect your answer."}]}
+    (run / "test.jsonl").write_text(json.dumps(wrong) + "\n" + json.dumps(right) + "\n")
+    lora = tmp_path / "lora"
+    for agent, losses in (("plan", [3.0, 2.0, 1.5]), ("tool", [4.0, 1.0])):
+        (lora / agent).mkdir(parents=True)
+        history = [{"step": 5 * (i + 1), "loss": v} for i, v in enumerate(losses)] + [{"step": 99, "train_loss": 1.0}]
+        (lora / agent / "trainer_state.json").write_text(json.dumps({"log_history": history}))
+    (lora / "notes").mkdir()                              # a folder without a Trainer state is skipped
+    timings = tmp_path / "timings.json"
+    timings.write_text(json.dumps({"train": 12.25, "eval": 3.5}))
+    out = tmp_path / "report"
+    proc = run_cli("Scripts/report.py", str(run), "--out", str(out), "--curves", str(lora),
+                   "--sample", "1", "--timings", str(timings))
+    assert proc.returncode == 0, proc.stderr
+    md = (out / "report.md").read_text()
+    # the sample is the first correct trajectory, its long observation cut short
+    assert "autoact on Arithmetic (correct; gold answer 6; agents plan: plan, tool: tool, reflect: reflect)" in md
+    assert "Action 1: Calculator[3+3]" in md and "What is 2+2" not in md and "x" * 200 not in md
+    assert "| plan | 15 | 3.000 | 1.500 |" in md and "| tool | 10 | 4.000 | 1.000 |" in md
+    assert "notes" not in md and "| train | 12.2 |" in md and "| total | 15.8 |" in md
+    assert (out / "learning_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    plain = run_cli("Scripts/report.py", str(run), "--out", str(tmp_path / "plain"))
+    assert "Sample" not in (tmp_path / "plain" / "report.md").read_text()
+    bad = run_cli("Scripts/report.py", str(run), "--out", str(out), "--curves", str(tmp_path / "nope"))
+    assert bad.returncode == 2 and "not a folder of adapters" in bad.stderr
+    assert plain.returncode == 0
+
+
 @pytest.mark.parametrize("extra,msg", [
     (["--method", "magic"], "invalid choice: 'magic'"),
     (["--levels", "extreme"], "unknown level(s) extreme"),

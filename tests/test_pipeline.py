@@ -33,8 +33,26 @@ def test_smoke_pipeline_end_to_end_then_rerun_skips(tmp_path):
         assert (work / "lora" / role / "adapter_model.safetensors").exists()
     summary = json.loads((work / "eval" / "summary.json").read_text())
     assert summary["all"]["questions"] == 9 and summary["roles"]["plan"] == "plan"
-    png = (work / "report" / "report.png").read_bytes()
-    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    # the compared rows: the untrained base, one adapter on every role's data, no reflect agent
+    data = {r: json.loads((work / "data" / f"data_{r}.json").read_text()) for r in ("plan", "tool", "reflect", "single")}
+    assert data["single"] == data["plan"] + data["tool"] + data["reflect"]
+    assert (work / "lora" / "single" / "adapter_model.safetensors").exists()
+    rows = {}
+    for method in ("zeroshot", "single", "no_reflect"):
+        s = json.loads((work / f"eval_{method}" / "summary.json").read_text())
+        assert s["method"] == method and s["all"]["questions"] == 9
+        rows[method] = s["roles"]
+    assert rows["single"] == {"plan": "single", "tool": "single", "reflect": "single"}
+    assert rows["zeroshot"]["plan"] == "__base__"
+    for method in ("autoact", "zeroshot", "single", "no_reflect"):
+        assert f"| {method} | tiny-model |" in out, method
+    for png in ("report.png", "learning_curves.png"):
+        assert (work / "report" / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    report = (work / "report" / "report.md").read_text()
+    assert "### Sample trajectories: HotpotQA" in report and "Question: " in report
+    assert "| plan |" in report and "| single |" in report and "### Run time" in report
+    timings = json.loads((work / "timings.json").read_text())
+    assert list(timings) == ["self_instruct", "tool_selection", "trajectories", "filter", "train", "eval"]
     again = pipeline(work)
     assert again.returncode == 0, again.stderr[-2000:]
     assert "[self_instruct] skipped (complete)" in again.stdout

@@ -95,6 +95,8 @@ def build_llm(args, method: str):
     args.backend, args.model_path = "hf", args.base_model
     if not tuned:
         return make_llm(args, None), RoleMap.single("__base__")
+    if method == "single":            # one adapter plays every role, named for what it is
+        return make_llm(args, None, {"single": names.plan}), RoleMap.single("single")
     adapters: dict[str, str] = {}
     role_names = {}
     for role in ("plan", "tool", "reflect"):

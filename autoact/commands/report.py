@@ -9,6 +9,11 @@ report.md, report.csv and report.png into --out: rows are method x backbone; Hot
 Easy/Medium/Hard/All with F1 (EM), ScienceQA columns G1-4/G5-8/G9-12/All accuracy (x100). Under
 each table: the retrieval setting of its runs (a run on the evaluation questions' own contexts is
 labelled distractor). Prints the tables.
+
+With ``--curves DIR`` (a folder of adapters, e.g. a pipeline's ``lora/``) it also draws the agents'
+learning curves from their training logs (``learning_curves.png`` and a table in report.md); with
+``--sample N`` it adds N sample trajectories per task (the first correct one of each run, first
+run first); with ``--timings FILE`` (a pipeline's ``timings.json``) the run time of each stage.
 """
 
 from __future__ import annotations
@@ -22,6 +27,12 @@ def make_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("runs", nargs="+", help="run folders (run_eval.py --save_path) or summary.json files")
     p.add_argument("--out", default="report", help="output folder (default report/)")
+    p.add_argument("--curves", default=None, metavar="DIR",
+                   help="folder of adapters (each with trainer_state.json): learning curves in the report")
+    p.add_argument("--sample", type=int, default=0, metavar="N",
+                   help="sample trajectories per task to show (from the runs in the order given; default 0)")
+    p.add_argument("--timings", default=None, metavar="FILE",
+                   help="a pipeline's timings.json: the seconds of each stage, shown in the report")
     add_common_args(p)
     return p
 
@@ -41,6 +52,7 @@ def main(args: argparse.Namespace) -> None:
     notes = {t: retrieval_notes([r for r in runs if r["task"] == t]) for t in tasks}
     md = "\n\n".join(f"### {t}\n\n" + markdown(h, rows) + "\n\n" + "\n".join(f"- {n}" for n in notes[t])
                      for t, (h, rows, _) in per_task.items())
+    md += _extras(args, runs, tasks, out)
     write_text_atomic(out / "report.md", md + "\n")
     write_text_atomic(out / "report.csv", "".join(
         f"# {t}\n" + to_csv(h, rows) for t, (h, rows, _) in per_task.items()))
@@ -49,4 +61,32 @@ def main(args: argparse.Namespace) -> None:
     tmp.replace(out / "report.png")
     print(md)
     print(f"\n-> {out / 'report.md'}, {out / 'report.csv'}, {out / 'report.png'}")
+
+
+def _extras(args: argparse.Namespace, runs: list[dict], tasks: list[str], out) -> str:
+    """The report's sections after the tables: samples, learning curves, stage times."""
+    from autoact.errors import DataError
+    from autoact.io import read_json
+    from autoact.report.extras import (curves_chart, curves_markdown, learning_curves,
+                                       sample_trajectory, timings_markdown)
+
+    if args.sample < 0:
+        raise DataError(f"--sample must be 0 or more, got {args.sample}")
+    md = ""
+    for t in tasks:
+        samples = [s for s in (sample_trajectory(r) for r in runs if r["task"] == t) if s][:args.sample]
+        if samples:
+            md += f"\n\n### Sample trajectories: {t}\n\n" + "\n\n".join(samples)
+    if args.curves:
+        curves = learning_curves(args.curves)
+        tmp = out / ".learning_curves.png.tmp"
+        curves_chart(curves, tmp)
+        tmp.replace(out / "learning_curves.png")
+        md += "\n\n### Training\n\n" + curves_markdown(curves) + "\n\n![learning curves](learning_curves.png)"
+    if args.timings:
+        timings = read_json(args.timings)
+        if not isinstance(timings, dict):
+            raise DataError(f"--timings {args.timings}: expected an object of stage: seconds")
+        md += "\n\n### Run time (seconds per stage)\n\n" + timings_markdown(timings)
+    return md
 

@@ -280,6 +280,9 @@ def other_cases() -> list[tuple]:
         ("pl-set-no-equals", "pl", {"--set": "eval.levels"}, {}, "eval.levels"),
         ("pl-work-dir-is-file", "pl", {"--work_dir": "{t}/in/afile"}, {"in/afile": b"x"}, "afile"),
         ("pl-unknown-stage", "pl", {"--only": "teleport"}, {}, "teleport"),
+        ("pl-compare-unknown-method", "pl", {"--set": "compare=[zeroshot,magic]"}, {}, "compare"),
+        ("pl-compare-not-a-list", "pl", {"--set": "compare=zeroshot"}, {}, "compare"),
+        ("pl-compare-twice", "pl", {"--set": 'compare=["single","single"]'}, {}, "compare"),
         ("tl-output-dir-is-file", "tl", {"--output_dir": "{t}/in/afile"}, {"in/afile": b"x"},
          "afile"),
         # the report and the analysis read finished runs
