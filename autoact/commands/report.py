@@ -73,7 +73,7 @@ def _extras(args: argparse.Namespace, runs: list[dict], tasks: list[str], out) -
     if args.sample < 0:
         raise DataError(f"--sample must be 0 or more, got {args.sample}")
     md = ""
-    for t in tasks:
+    for t in tasks if args.sample else []:
         samples = [s for s in (sample_trajectory(r) for r in runs if r["task"] == t) if s][:args.sample]
         if samples:
             md += f"\n\n### Sample trajectories: {t}\n\n" + "\n\n".join(samples)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from autoact.errors import DataError
-from autoact.io import read_json, read_jsonl_latest
+from autoact.io import iter_jsonl, read_json
 
 #: the file the Trainer writes into each adapter folder; its ``log_history`` holds the losses
 STATE_FILE = "trainer_state.json"
@@ -71,7 +71,8 @@ def sample_trajectory(run: dict, max_observation: int = 160) -> str | None:
     for level in run.get("levels", {}):
         log = folder / f"{level}.jsonl"
         if log.is_file():
-            records += [r for r in read_jsonl_latest(log) if isinstance(r.get("steps"), list)]
+            records += [r for _, r in iter_jsonl(log) if isinstance(r, dict) and isinstance(r.get("steps"), list)
+                        and all(isinstance(st, dict) for st in r["steps"])]
     if not records:
         return None
     rec = next((r for r in records if r.get("correct")), records[0])
