@@ -39,10 +39,10 @@ from pathlib import Path
 from typing import Sequence
 
 from autoact.cli import run
+from autoact.data import deepspeed_config
 from autoact.errors import ConfigError
 from autoact.llm.models import ROLES
 
-REPO = Path(__file__).resolve().parents[1]
 STAGES = ("self_instruct", "tool_selection", "trajectories", "filter", "train", "eval", "report")
 #: each stage's seed script and the module of its front end (autoact/commands/<module>.py)
 FRONT_ENDS = {
@@ -197,7 +197,7 @@ def validate(config: dict) -> None:
         raise ConfigError(f"train.launcher must be python or deepspeed, got {json.dumps(train['launcher'])}")
     if train.get("deepspeed") is not None and not isinstance(train["deepspeed"], dict):
         from autoact.io import read_mapping
-        read_mapping(deepspeed_path(train["deepspeed"]), "DeepSpeed config")
+        read_mapping(deepspeed_config(train["deepspeed"]), "DeepSpeed config")
     compare = config.get("compare")
     if compare is not None and (not isinstance(compare, list) or len(set(map(str, compare))) != len(compare)
                                 or any(m not in COMPARE_METHODS for m in compare)):
@@ -216,14 +216,6 @@ def validate(config: dict) -> None:
             if key not in flags:
                 raise ConfigError(f"unknown key {stage}.{key}: not a flag of {FRONT_ENDS.get(stage, ('train_lora.py',))[0]}")
             check_value(stage, key, section[key], flags[key])
-
-
-def deepspeed_path(value) -> Path:
-    """The DeepSpeed config a setting names: as given when absolute or found from here, else
-    beside the project (the presets' ``playground/deepspeed_config_s3.json``). Validation and
-    training both use this, so they read the same file whatever the launcher's folder."""
-    p = Path(str(value))
-    return p if p.is_absolute() or p.exists() else REPO / p
 
 
 def check_value(stage: str, key: str, value, action: argparse.Action | None) -> None:
@@ -383,10 +375,8 @@ class Pipeline:
         return name
 
     def seed_file(self) -> Path:
-        builtin = {"hotpotqa": "Meta_Hotpotqa.json", "scienceqa": "Meta_Scienceqa.json"}
-        name = builtin.get(self.task.name.lower())
-        if name:
-            return REPO / "Self_Instruct" / "Meta_sample" / name
+        if self.task.seed_path is not None:
+            return Path(self.task.seed_path)
         from autoact.io import write_json_atomic
         seeds = getattr(self.task, "seed_examples", None)
         if not seeds:
@@ -395,10 +385,7 @@ class Pipeline:
         return self.paths["seeds"]
 
     def eval_path(self) -> Path:
-        builtin = {"hotpotqa": "hotpotqa", "scienceqa": "scienceqa"}
-        if self.task.name.lower() in builtin:
-            return REPO / "Self_Planning/Group_Planning/benchmark_run/data" / builtin[self.task.name.lower()]
-        path = getattr(self.task, "eval_path", None)
+        path = self.task.eval_path
         if path is None:
             raise ConfigError(f"task {self.task.name} has no eval_path: set it in its spec file")
         return Path(path)
@@ -452,7 +439,7 @@ class Pipeline:
         sec = self.section("train")
         launcher = sec.pop("launcher", "python")
         if isinstance(sec.get("deepspeed"), str):
-            sec["deepspeed"] = str(deepspeed_path(sec["deepspeed"]).resolve())
+            sec["deepspeed"] = str(deepspeed_config(sec["deepspeed"]).resolve())
         base = self.base_model()
         roles = list(ROLES)
         if "single" in self.compare:         # one adapter on every role's data (FireAct-style)
@@ -487,8 +474,8 @@ class Pipeline:
         cmd = ["deepspeed"]
         if os.environ.get("DS_ACCELERATOR") == "cpu":
             cmd += ["--num_gpus", "1"]
-        cmd += [str(REPO / "Self_Planning/Train/train_lora.py"), *argv]
-        proc = subprocess.run(cmd, cwd=REPO)
+        cmd += ["--module", "autoact.commands.train", *argv]
+        proc = subprocess.run(cmd)
         if proc.returncode != 0:
             raise ConfigError(f"training failed (exit {proc.returncode}): {' '.join(cmd[:6])} ...")
 

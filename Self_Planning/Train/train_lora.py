@@ -17,34 +17,9 @@ On a CPU-only machine: DS_ACCELERATOR=cpu deepspeed --num_gpus 1 ... with --fp16
 (--fp16 True falls back to float32 with a notice). AUTOACT_DEBUG=1 shows full tracebacks.
 """
 
-import logging
-import os
 import sys
 
-
-def main() -> int:
-    from autoact.errors import AutoActError
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        from autoact.train.lora import train
-        train()
-    except AutoActError as err:
-        if os.environ.get("AUTOACT_DEBUG"):
-            raise
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except OSError as err:
-        if os.environ.get("AUTOACT_DEBUG") or not err.filename:
-            raise
-        from autoact.cli import file_error
-        print(f"error: {file_error(err)}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted: rerun with --resume_from_checkpoint True to continue from the last "
-              "checkpoint", file=sys.stderr)
-        return 130
-    return 0
-
+from autoact.commands.train import main
 
 if __name__ == "__main__":
     sys.exit(main())

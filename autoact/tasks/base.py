@@ -43,6 +43,10 @@ class Task:
     default_tools: tuple[str, ...] = ()
     #: the task's own retrieval corpus (JSONL of {title, text}), or None: Wikipedia
     corpus: Path | None = None
+    #: the evaluation questions: a file, or a folder with one file per level (None: none shipped)
+    eval_path: Path | None = None
+    #: the self-instruct seed examples, a JSON list of {"Question", "Answer"} (None: none shipped)
+    seed_path: Path | None = None
 
     #: what the error says a record's "Answer" must be
     answer_hint: str = "a string"

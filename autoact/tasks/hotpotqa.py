@@ -7,6 +7,7 @@ import re
 import string
 from collections import Counter
 
+from autoact.data import HOTPOTQA_DIR, SEEDS_DIR
 from autoact.io import stable_id
 from autoact.tasks.base import Example, Score, Task
 
@@ -56,6 +57,8 @@ class HotpotQA(Task):
     agent_role = "a good multi-hop question answerer"
     default_tools = ("BingSearch", "Retrieve", "Lookup")      # the reference's shipped selection
     level_labels = {"easy": "Easy", "medium": "Medium", "hard": "Hard"}
+    eval_path = HOTPOTQA_DIR
+    seed_path = SEEDS_DIR / "Meta_Hotpotqa.json"
 
     def make_example(self, rec, question, answer, path, line, level) -> Example:
         fields = {k: v for k, v in rec.items()

@@ -32,6 +32,7 @@ import unicodedata
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from autoact.data import HOTPOTQA_DIR  # the shipped evaluation questions (their contexts: the distractor corpus)
 from autoact.errors import ConfigError, DataError
 from autoact.io import fsync_dir, remove_stale_temps, temp_name
 from autoact.tools.base import Page
@@ -46,8 +47,6 @@ BM25_B = 0.75
 MAX_TERMS = 8                # query words used to find candidates (the rarest ones)
 CANDIDATES = 30              # documents fetched per stage (title matches, text matches) and scored
 AND_BUDGET_US = 1000         # estimated microseconds the AND queries of one stage may take
-REPO = Path(__file__).resolve().parents[2]
-HOTPOTQA_DIR = REPO / "Self_Planning" / "Group_Planning" / "benchmark_run" / "data" / "hotpotqa"
 DISTRACTOR_INDEX = f"~/.cache/autoact/hotpotqa_distractor.v{FORMAT_VERSION}.sqlite"
 DISTRACTOR_NAME = "hotpotqa-eval-contexts"
 

@@ -104,6 +104,8 @@ class TrainingArguments(transformers.TrainingArguments):
             notices.append(f"{which} True needs a CUDA GPU; training in float32 on this CPU-only machine")
             self.fp16 = self.bf16 = False
         if self.deepspeed and isinstance(self.deepspeed, str):
+            from autoact.data import deepspeed_config
+            self.deepspeed = str(deepspeed_config(self.deepspeed))
             check_deepspeed_config(self.deepspeed)
             single_process_launch()
         if self.output_dir and Path(self.output_dir).exists() and not Path(self.output_dir).is_dir():
