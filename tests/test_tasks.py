@@ -164,3 +164,38 @@ def test_scienceqa_answer_must_name_an_option(tmp_path):
     f.write_text(json.dumps([{"Question": "Which one?", "Answer": "A"}]))
     with pytest.raises(DataError, match="Options:"):
         get_task("scienceqa").load_file(f)
+
+
+def test_built_in_tasks_are_spec_files_with_an_implementation(tmp_path):
+    """HotpotQA and ScienceQA come from their shipped spec files; a copy of one with its own
+    name, levels and data is a new task that reads records and scores as the class does."""
+    import yaml
+
+    from autoact.data import HOTPOTQA_DIR, SEEDS_DIR
+    from autoact.tasks import TASKS
+    from autoact.tasks.spec import SHIPPED_DIR, load_spec
+    hotpot = TASKS["hotpotqa"]
+    assert hotpot.implementation == "hotpotqa" and hotpot.eval_path == HOTPOTQA_DIR
+    assert hotpot.seed_path == SEEDS_DIR / "Meta_Hotpotqa.json" and hotpot.levels == ("easy", "medium", "hard")
+    science = TASKS["scienceqa"]
+    assert science.multimodal and science.level_labels["grade1-4"] == "G1-4"
+    assert set(science.load_levels(science.eval_path)) == {"grade1-4", "grade5-8", "grade9-12"}
+    assert science.canonical_level("1-4") == "grade1-4"
+
+    spec = yaml.safe_load((SHIPPED_DIR / "hotpotqa.yaml").read_text())
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "dev.jsonl").write_text((HOTPOTQA_DIR / "easy.jsonl").read_text().splitlines()[0] + "\n")
+    spec.update(name="HotpotMini", levels=["dev"], level_labels={"dev": "Dev"}, eval_path=str(data),
+                seed_path=str(SEEDS_DIR / "Meta_Hotpotqa.json"))
+    (tmp_path / "mini.yaml").write_text(yaml.safe_dump(spec))
+    mini = load_spec(tmp_path / "mini.yaml")
+    [example] = mini.load_levels(data)["dev"]
+    assert mini.score(example.answer, example).correct and mini.score("nothing like it", example).reward == 0.0
+    assert mini.level_labels == {"dev": "Dev"} and mini.default_tools == hotpot.default_tools
+    for change, message in (({"implementation": "webshop"}, "must be one of hotpotqa, scienceqa"),
+                            ({"answer_type": "choice"}, "does not fit implementation hotpotqa"),
+                            ({"level_labels": {"nope": "X"}}, "level_labels")):
+        (tmp_path / "bad.yaml").write_text(yaml.safe_dump({**spec, **change}))
+        with pytest.raises(DataError, match=message):
+            load_spec(tmp_path / "bad.yaml")

@@ -1,7 +1,9 @@
 """Task registry: a plain dict from lower-case name to task. Names are case-insensitive.
 
-HotpotQA and ScienceQA are built in; more tasks come from spec files (``autoact.tasks.spec``):
-``--task_spec FILE`` on any stage, or a ``tasks/`` folder in the working directory.
+Every task is a spec file (``autoact.tasks.spec``). HotpotQA and ScienceQA are the shipped
+``specs/hotpotqa.yaml`` and ``specs/scienceqa.yaml`` (their ``implementation`` class reads the records
+and scores); more come from ``--task_spec FILE`` on any stage, or by name from ``$AUTOACT_TASKS_DIR``,
+a ``tasks/`` folder in the working directory, or the shipped specs.
 """
 
 from __future__ import annotations
@@ -10,10 +12,11 @@ from pathlib import Path
 
 from autoact.errors import ConfigError
 from autoact.tasks.base import Example, Score, Task
-from autoact.tasks.hotpotqa import HotpotQA
-from autoact.tasks.scienceqa import ScienceQA
+from autoact.tasks.spec import SHIPPED_DIR, load_spec
 
-TASKS: dict[str, Task] = {"hotpotqa": HotpotQA(), "scienceqa": ScienceQA()}
+#: the built-in tasks, loaded from their shipped spec files; others are added when registered
+TASKS: dict[str, Task] = {t.name.lower(): t for t in (load_spec(SHIPPED_DIR / "hotpotqa.yaml"),
+                                                      load_spec(SHIPPED_DIR / "scienceqa.yaml"))}
 
 
 def get_task(name: str) -> Task:

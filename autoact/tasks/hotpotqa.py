@@ -7,7 +7,6 @@ import re
 import string
 from collections import Counter
 
-from autoact.data import HOTPOTQA_DIR, SEEDS_DIR
 from autoact.io import stable_id
 from autoact.tasks.base import Example, Score, Task
 
@@ -47,18 +46,9 @@ def f1(prediction: str, gold: str) -> float:
 
 
 class HotpotQA(Task):
+    """HotpotQA's records and metric (exact match and token F1). The task's name, description,
+    levels, tools and data paths are its spec file, ``specs/hotpotqa.yaml``."""
     name = "HotpotQA"
-    description = (
-        "This is a question-answering task of high-quality multi-hop questions without images. "
-        "It tests a language model's ability to reason over several steps and covers a wide range "
-        "of topics; some questions are hard and some easier, but most need several steps of "
-        "reasoning and retrieved knowledge to reach the final answer.")
-    levels = ("easy", "medium", "hard")
-    agent_role = "a good multi-hop question answerer"
-    default_tools = ("BingSearch", "Retrieve", "Lookup")      # the reference's shipped selection
-    level_labels = {"easy": "Easy", "medium": "Medium", "hard": "Hard"}
-    eval_path = HOTPOTQA_DIR
-    seed_path = SEEDS_DIR / "Meta_Hotpotqa.json"
 
     def make_example(self, rec, question, answer, path, line, level) -> Example:
         fields = {k: v for k, v in rec.items()

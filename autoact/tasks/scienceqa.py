@@ -13,7 +13,6 @@ import difflib
 import re
 from pathlib import Path
 
-from autoact.data import SCIENCEQA_DIR, SEEDS_DIR
 from autoact.io import record_error, stable_id
 from autoact.tasks.base import Example, Score, Task
 
@@ -137,20 +136,12 @@ def format_options(choices: list[str]) -> str:
 
 
 class ScienceQA(Task):
+    """ScienceQA's records (question, options, caption and OCR text; the reference's file names)
+    and metric (the option chosen). The task's name, description, levels, tools and data paths
+    are its spec file, ``specs/scienceqa.yaml``."""
     name = "ScienceQA"
-    description = (
-        "This is a multimodal multiple-choice question-answering task. A model needs tools that "
-        "turn the image's information into text, and the questions draw on substantial background "
-        "knowledge, so the model must also gather external information to understand them.")
-    levels = ("grade1-4", "grade5-8", "grade9-12")
     answer_type = "choice"
     multimodal = True
-    agent_role = "a good multimodal multiple-choice science question answerer"
-    finish_example = "Finish[A]"
-    default_tools = ("BingSearch", "Retrieve", "Image2Text")    # the reference's shipped selection
-    level_labels = {"grade1-4": "G1-4", "grade5-8": "G5-8", "grade9-12": "G9-12"}
-    eval_path = SCIENCEQA_DIR
-    seed_path = SEEDS_DIR / "Meta_Scienceqa.json"
     level_files = ("format_scienceqa_{level}.json", "{level}.json", "{level}.jsonl")
     #: the reference named its output files 1-4.jsonl, 5-8.jsonl, 9-12.jsonl
     level_aliases = {"1-4": "grade1-4", "5-8": "grade5-8", "9-12": "grade9-12"}

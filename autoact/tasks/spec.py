@@ -13,6 +13,12 @@
                                            # unless a stage is given --wiki
     agent_role: a careful solver of arithmetic word problems   # optional
     finish_example: Finish[42]             # optional
+    level_labels: {test: Test}             # optional: column names in the report
+    implementation: hotpotqa               # optional: the class that reads records and scores
+                                           # (hotpotqa or scienceqa; default by answer_type)
+
+HotpotQA and ScienceQA are spec files like this one (``specs/hotpotqa.yaml``, ``specs/scienceqa.yaml``)
+whose ``implementation`` is their class: its record format, level file names and metric.
 
 Relative paths are relative to the spec file. Records use the keys of the shipped data:
 ``Question``/``Answer`` (free; ``question``/``answer`` also work) or ``Question`` with an
@@ -34,7 +40,9 @@ from autoact.tasks.scienceqa import ScienceQA
 
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
 _KEYS = {"name", "description", "answer_type", "metric", "seed_examples", "seed_path", "tools",
-         "eval_path", "levels", "agent_role", "finish_example", "corpus"}
+         "eval_path", "levels", "agent_role", "finish_example", "corpus", "implementation", "level_labels"}
+#: the classes a spec's ``implementation`` names: how records are read and answers scored
+IMPLEMENTATIONS: dict[str, type[Task]] = {"hotpotqa": HotpotQA, "scienceqa": ScienceQA}
 
 
 class SpecTask(Task):
@@ -48,7 +56,12 @@ class SpecTask(Task):
                 raise DataError(f"{source}: \"{key}\" must be a non-empty string")
         self.name = spec["name"].strip()
         self.description = spec["description"].strip()
-        self.answer_type = spec.get("answer_type", "free")
+        impl = spec.get("implementation")
+        if impl is not None and impl not in IMPLEMENTATIONS:
+            raise DataError(f"{source}: \"implementation\" must be one of {', '.join(IMPLEMENTATIONS)}, got {impl!r}")
+        self.answer_type = spec.get("answer_type", IMPLEMENTATIONS[impl].answer_type if impl else "free")
+        if impl is not None and self.answer_type != IMPLEMENTATIONS[impl].answer_type:
+            raise DataError(f"{source}: answer_type {self.answer_type} does not fit implementation {impl}")
         if self.answer_type not in ("free", "choice"):
             raise DataError(f"{source}: \"answer_type\" must be free or choice, got {self.answer_type!r}")
         metric = spec.get("metric")
@@ -56,8 +69,14 @@ class SpecTask(Task):
         if metric is not None and metric != expected:
             raise DataError(f"{source}: \"metric\" {metric!r} does not fit answer_type "
                             f"{self.answer_type} (use {expected})")
-        self._impl: Task = ScienceQA() if self.answer_type == "choice" else HotpotQA()
+        self._impl: Task = IMPLEMENTATIONS[impl]() if impl else (
+            ScienceQA() if self.answer_type == "choice" else HotpotQA())
+        self.implementation = impl
         self.answer_hint = self._impl.answer_hint
+        if impl:        # the class's record format: level file names, aliases, images
+            self.multimodal = self._impl.multimodal
+            self.level_files = self._impl.level_files
+            self.level_aliases = self._impl.level_aliases
         self.agent_role = spec.get("agent_role") or (
             "a good multiple-choice question answerer" if self.answer_type == "choice"
             else "a good question answerer")
@@ -74,6 +93,7 @@ class SpecTask(Task):
                             f"{', '.join(t.name for t in POOL)}")
         self.default_tools = tuple(resolve_tool_name(t) for t in tools)
         self.seed_examples = self._seeds(spec)
+        self.seed_path = self._path(spec["seed_path"]) if "seed_path" in spec else None
         self.eval_path = self._path(spec.get("eval_path")) if spec.get("eval_path") else None
         if self.eval_path is not None and not self.eval_path.exists():
             raise DataError(f"{source}: eval_path {self.eval_path} does not exist")
@@ -90,11 +110,15 @@ class SpecTask(Task):
             levels = ([self.eval_path.stem] if self.eval_path.is_file() else
                       sorted(p.stem for p in self.eval_path.iterdir() if p.suffix in (".json", ".jsonl")))
         self.levels = tuple(levels or ("test",))
-        self.level_labels = {lv: lv.capitalize() for lv in self.levels}
+        labels = spec.get("level_labels") or {}
+        if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()) \
+                or set(labels) - set(self.levels):
+            raise DataError(f"{source}: \"level_labels\" must map some of the levels to names")
+        self.level_labels = {lv: labels.get(lv, lv.capitalize()) for lv in self.levels}
 
     def _path(self, value: str) -> Path:
         p = Path(value).expanduser()
-        return p if p.is_absolute() else self.source.parent / p
+        return p if p.is_absolute() else Path(os.path.normpath(self.source.parent / p))
 
     def _seeds(self, spec: dict) -> list[dict]:
         if "seed_path" in spec:
@@ -117,7 +141,7 @@ class SpecTask(Task):
     def level_of(self, path: Path) -> str:
         if self.eval_path is not None and path.resolve() == self.eval_path.resolve() and len(self.levels) == 1:
             return self.levels[0]
-        return super().level_of(path)
+        return self._impl.level_of(path) if self.implementation else super().level_of(path)
 
     def make_example(self, rec, question, answer, path, line, level) -> Example:
         return self._impl.make_example(rec, question, answer, path, line, level)
