@@ -193,6 +193,12 @@ def test_built_in_tasks_are_spec_files_with_an_implementation(tmp_path):
     [example] = mini.load_levels(data)["dev"]
     assert mini.score(example.answer, example).correct and mini.score("nothing like it", example).reward == 0.0
     assert mini.level_labels == {"dev": "Dev"} and mini.default_tools == hotpot.default_tools
+    # a seed file whose answers need normalising is not handed to the stages as it is
+    numeric = tmp_path / "numeric_seeds.json"
+    numeric.write_text(json.dumps([{"Question": "What is 1+1?", "Answer": 2}]))
+    (tmp_path / "num.yaml").write_text(yaml.safe_dump({**spec, "seed_path": str(numeric)}))
+    num = load_spec(tmp_path / "num.yaml")
+    assert num.seed_path is None and num.seed_examples == [{"Question": "What is 1+1?", "Answer": "2"}]
     for change, message in (({"implementation": "webshop"}, "must be one of hotpotqa, scienceqa"),
                             ({"answer_type": "choice"}, "does not fit implementation hotpotqa"),
                             ({"level_labels": {"nope": "X"}}, "level_labels")):

@@ -92,8 +92,12 @@ class SpecTask(Task):
             raise DataError(f"{source}: unknown tool(s) {', '.join(bad)}; valid tools: "
                             f"{', '.join(t.name for t in POOL)}")
         self.default_tools = tuple(resolve_tool_name(t) for t in tools)
-        self.seed_examples = self._seeds(spec)
-        self.seed_path = self._path(spec["seed_path"]) if "seed_path" in spec else None
+        seeds = self._seeds(spec)
+        self.seed_examples = [{**r, "Answer": str(r["Answer"])} for r in seeds]
+        # the seed file goes to self-instruct as it is only where it needs no change (every
+        # Answer a string already); otherwise the pipeline writes the normalised examples
+        self.seed_path = self._path(spec["seed_path"]) if "seed_path" in spec and all(
+            isinstance(r["Answer"], str) for r in seeds) else None
         self.eval_path = self._path(spec.get("eval_path")) if spec.get("eval_path") else None
         if self.eval_path is not None and not self.eval_path.exists():
             raise DataError(f"{source}: eval_path {self.eval_path} does not exist")
@@ -130,7 +134,7 @@ class SpecTask(Task):
             for i, rec in enumerate(seeds):
                 if not isinstance(rec, dict) or not {"Question", "Answer"} <= set(rec):
                     raise DataError(f"{self.source}: seed_examples[{i}] needs \"Question\" and \"Answer\"")
-        return [{**r, "Answer": str(r["Answer"])} for r in seeds]
+        return seeds
 
     def level_file(self, folder: Path, level: str) -> Path | None:
         if self.eval_path is not None and self.eval_path.is_file() and len(self.levels) == 1 \
