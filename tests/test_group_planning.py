@@ -258,6 +258,16 @@ def test_report_learning_curves_sample_trajectory_and_timings(tmp_path):
     assert "| plan | 15 | 3.000 | 1.500 |" in md and "| tool | 10 | 4.000 | 1.000 |" in md
     assert "notes" not in md and "| train | 12.2 |" in md and "| total | 15.8 |" in md
     assert (out / "learning_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # a level log under the name the reference gave it (ScienceQA's 1-4.jsonl) is found too
+    sci = tmp_path / "sci"
+    sci.mkdir()
+    row = {"questions": 1, "accuracy": 1.0}
+    (sci / "summary.json").write_text(json.dumps({"task": "ScienceQA", "method": "autoact", "backbone": "tiny",
+                                                  "metrics": ["accuracy"], "levels": {"grade1-4": row}, "all": row}))
+    (sci / "1-4.jsonl").write_text(json.dumps({**right, "question": "Which is a mammal?", "answer": "B"}) + "\n")
+    both = run_cli("Scripts/report.py", str(sci), "--out", str(tmp_path / "sci_report"), "--sample", "1")
+    assert both.returncode == 0, both.stderr
+    assert "Question: Which is a mammal?" in (tmp_path / "sci_report" / "report.md").read_text()
     plain = run_cli("Scripts/report.py", str(run), "--out", str(tmp_path / "plain"))
     assert "Sample" not in (tmp_path / "plain" / "report.md").read_text()
     bad = run_cli("Scripts/report.py", str(run), "--out", str(out), "--curves", str(tmp_path / "nope"))

@@ -66,10 +66,13 @@ def curves_chart(curves: dict[str, list[tuple[int, float]]], out: Path) -> None:
 def sample_trajectory(run: dict, max_observation: int = 160) -> str | None:
     """A short trajectory of ``run`` (a loaded summary) as Markdown: its first correct record,
     else its first record; ``None`` when the run has no level logs."""
+    from autoact.report.summary import level_log
+    from autoact.tasks import get_task
     folder = Path(run["_path"]).parent if run["_path"].endswith(".json") else Path(run["_path"])
+    task = get_task(run["task"])
     records = []
     for level in run.get("levels", {}):
-        log = folder / f"{level}.jsonl"
+        log = level_log(task, folder, level)       # ours, or the file the reference wrote for it
         if log.is_file():
             records += [r for _, r in iter_jsonl(log) if isinstance(r, dict) and isinstance(r.get("steps"), list)
                         and all(isinstance(st, dict) for st in r["steps"])]
