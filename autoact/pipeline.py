@@ -95,10 +95,6 @@ def preset_train_flags(name: str) -> list[str]:
 
 MODEL_KEYS = {"teacher", "meta_agent", "base_model", "base_url", "api_key", "backend"}
 TOP_KEYS = {"task", "work_dir", "model", "task_spec", "prompts", "wiki", "corpus_index", "compare"} | set(STAGES)
-#: methods ``compare`` may add beside the main evaluation (each into ``eval_<method>/``)
-COMPARE_METHODS = ("zeroshot", "single", "no_reflect", "react", "cot")
-#: methods that run on the base model without adapters
-UNTUNED = ("zeroshot", "react", "cot")
 #: stages that take --prompts, and those that take the retrieval flags
 PROMPT_STAGES = ("self_instruct", "tool_selection", "trajectories", "filter", "eval")
 RETRIEVAL_STAGES = ("trajectories", "eval")
@@ -199,10 +195,13 @@ def validate(config: dict) -> None:
         from autoact.io import read_mapping
         read_mapping(deepspeed_config(train["deepspeed"]), "DeepSpeed config")
     compare = config.get("compare")
-    if compare is not None and (not isinstance(compare, list) or len(set(map(str, compare))) != len(compare)
-                                or any(m not in COMPARE_METHODS for m in compare)):
-        raise ConfigError(f"compare must be a list of distinct methods of {', '.join(COMPARE_METHODS)}, "
-                          f"got {json.dumps(compare)}")
+    if compare is not None:
+        from autoact.commands.evaluation import METHODS
+        allowed = [m for m in METHODS if m != "autoact"]      # the rows beside the main one
+        if not isinstance(compare, list) or len(set(map(str, compare))) != len(compare) \
+                or any(m not in allowed for m in compare):
+            raise ConfigError(f"compare must be a list of distinct methods of {', '.join(allowed)}, "
+                              f"got {json.dumps(compare)}")
     if config.get("wiki") is not None and config["wiki"] not in ("live", "offline", "distractor"):
         raise ConfigError(f"wiki must be live, offline or distractor, got {config['wiki']!r}")
     for stage in STAGES:
@@ -493,12 +492,13 @@ class Pipeline:
         return "done", self.paths["eval"] / "summary.json"
 
     def eval_one(self, method: str, out: Path) -> None:
+        from autoact.commands.evaluation import TUNED_METHODS
         sec = self.section("eval") | {"method": method}
         argv = ["--agent_name", "ZeroshotThink_run_Agent", "--task", self.task.name,
                 "--task_path", str(self.eval_path()), "--save_path", str(out), "--tools", str(self.paths["tools"])]
         if self.model.get("base_url") and not sec.get("backend") == "hf":
             argv += ["--base_url", str(self.model["base_url"])]
-            if method in UNTUNED and self.model.get("base_model"):
+            if method not in TUNED_METHODS and self.model.get("base_model"):
                 argv += ["--llm_name", str(self.model["base_model"])]
             for role in ROLES:        # a server serving the adapters under their role names
                 argv += [f"--{role}_agent", role]
@@ -510,7 +510,7 @@ class Pipeline:
                 argv += [f"--{role}_agent", str(self.paths["lora"] / role)]
             if method == "single":
                 argv += ["--single_agent", str(self.paths["lora"] / "single")]
-        if self.section("filter").get("criterion") == "none" and "label" not in sec and method not in UNTUNED:
+        if self.section("filter").get("criterion") == "none" and "label" not in sec and method in TUNED_METHODS:
             # agents trained on unfiltered trajectories: the paper's -filtering ablation
             argv += ["--label", f"{method} -filtering"]
         self.call("eval", argv + to_argv(sec, stage_flags("eval")) + self.common("eval"))

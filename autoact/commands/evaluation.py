@@ -31,6 +31,8 @@ from autoact.llm import add_llm_args
 from autoact.tools import add_tool_args
 
 METHODS = ("autoact", "single", "no_reflect", "zeroshot", "react", "cot")
+#: the methods whose agents are fine-tuned adapters; the others run the base model
+TUNED_METHODS = ("autoact", "single", "no_reflect")
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -76,7 +78,7 @@ def build_llm(args, method: str):
     from autoact.errors import ConfigError
     from autoact.llm import RoleMap, make_llm
 
-    tuned = method in ("autoact", "no_reflect", "single")
+    tuned = method in TUNED_METHODS
     if method == "single":
         names = RoleMap.single(args.single_agent or args.plan_agent)
     elif tuned:
