@@ -259,6 +259,7 @@ def check_value(stage: str, key: str, value, action: argparse.Action | None) -> 
 @functools.lru_cache(maxsize=1)
 def _train_field_types() -> dict[str, type]:
     """Training flag name -> int, float, bool or str (the dataclass fields' types)."""
+    import types
     import typing
     from dataclasses import fields
 
@@ -268,9 +269,10 @@ def _train_field_types() -> dict[str, type]:
         hints = typing.get_type_hints(dc)
         for f in fields(dc):
             t = hints.get(f.name)
-            args = [a for a in typing.get_args(t) if a is not type(None)] or [t]
-            out[f.name] = next((k for k in (bool, int, float, list) if args[0] is k
-                                or typing.get_origin(args[0]) is k), str)
+            if typing.get_origin(t) in (typing.Union, types.UnionType):      # Optional[X] -> X
+                t = next(a for a in typing.get_args(t) if a is not type(None))
+            out[f.name] = next((k for k in (bool, int, float, list) if t is k
+                                or typing.get_origin(t) is k), str)
     return out
 
 
@@ -365,9 +367,10 @@ class Pipeline:
 
     def base_model(self) -> str:
         name = str(self.model.get("base_model") or "")
-        if name == "tiny":
-            from autoact.testing.tiny import build_tiny_model
-            return str(build_tiny_model(self.work / "tiny-model"))
+        if name in ("tiny", "demo"):
+            from autoact.testing.tiny import DEMO, TinyConfig, build_tiny_model
+            config = DEMO if name == "demo" else TinyConfig()
+            return str(build_tiny_model(self.work / f"{name}-model", config))
         if not name:
             raise ConfigError("model.base_model is not set: the model the agents are trained on "
                               "(a folder, hub id or alias), e.g. --set model.base_model=/models/Llama-2-13b-chat-hf")

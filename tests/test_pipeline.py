@@ -100,3 +100,18 @@ def test_presets_for_the_paper_need_a_model(tmp_path):
     proc = pipeline(tmp_path / "p", "--preset", "hotpotqa", "--only", "self_instruct")
     assert proc.returncode == 2 and "no model for 'llama-2-13b-chat'" in proc.stderr
     assert (REPO / "Scripts" / "run_pipeline.sh").exists()
+
+
+def test_list_valued_training_settings_reach_the_trainer_as_flags():
+    """A training field that takes several values (--lora_target_modules q_proj v_proj) is set
+    as a YAML list; the pipeline used to read the field's element type and refuse every list."""
+    from autoact.errors import ConfigError
+    from autoact.pipeline import _train_field_types, check_value, to_argv
+    types = _train_field_types()
+    assert types["lora_target_modules"] is list and types["lora_r"] is int
+    assert types["learning_rate"] is float and types["fp16"] is bool
+    check_value("train", "lora_target_modules", ["q_proj", "v_proj", "lm_head"], None)
+    with pytest.raises(ConfigError, match="lora_r"):
+        check_value("train", "lora_r", [8, 16], None)
+    assert to_argv({"lora_target_modules": ["q_proj", "lm_head"]}, {}) == \
+        ["--lora_target_modules", "q_proj", "lm_head"]

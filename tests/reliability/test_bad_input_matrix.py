@@ -285,6 +285,8 @@ def other_cases() -> list[tuple]:
         ("pl-compare-twice", "pl", {"--set": 'compare=["single","single"]'}, {}, "compare"),
         ("tl-output-dir-is-file", "tl", {"--output_dir": "{t}/in/afile"}, {"in/afile": b"x"},
          "afile"),
+        ("tl-lora-target-unknown", "tl", {"--lora_target_modules": "no_such_proj"}, {},
+         "--lora_target_modules"),
         # the report and the analysis read finished runs
         ("rp-summary-not-json", "rp", {}, {}, "summary.json"),
         ("rp-summary-not-utf8", "rp", {}, {"in/run/summary.json": NOT_UTF8}, "summary.json"),
