@@ -2,6 +2,7 @@
 
 import json
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -113,3 +114,54 @@ def test_scripted_backend_rules_stop_and_record(tmp_path):
     assert [c.text for c in seq.complete(["a", "b"])] == ["one", "two"]
     with pytest.raises(LLMResponseError, match="ran out"):
         seq.complete(["c"])
+
+
+def test_word_tokenizer_round_trips_and_keeps_names_and_numbers_whole():
+    import re
+
+    from autoact.testing.tiny import WORD_NUMBERS, _word_texts, build_word_tokenizer
+    tok = build_word_tokenizer()
+    for text in ["Action 3: Finish[1245]\nObservation 2: (Result 1/1) Stobri was founded in 1465.",
+                 "héllo wörld ☃ 12345678 tabs\tand  two spaces", "Calculator[80 + 16]\n### Response:\n"]:
+        ids = tok(text, add_special_tokens=False)["input_ids"]
+        assert tok.decode(ids) == text
+    def pieces(w):
+        return tok.convert_ids_to_tokens(tok(w, add_special_tokens=False)["input_ids"])
+    # every town, river and region of the WikiFacts corpus, and every number below the bound: one token
+    corpus = (Path(__file__).resolve().parents[1] / "autoact/tasks/specs/wikifacts_corpus.jsonl").read_text()
+    for word in set(re.findall(r"[A-Z][a-z]+", corpus)) | {"0", "7", "1465", str(WORD_NUMBERS - 1)}:
+        assert pieces(word) == [word], word
+    assert len(pieces(str(WORD_NUMBERS))) > 1
+    # the evaluation files are not read: a word found only there is spelled out
+    counted, every = _word_texts()
+    known = set(re.findall(r"[^\W\d_]+", " ".join(counted + every)))
+    specs = Path(__file__).resolve().parents[1] / "autoact/tasks/specs"
+    only_eval = {w for f in specs.glob("*_eval.jsonl") for w in re.findall(r"[^\W\d_]+", f.read_text())} - known
+    assert only_eval, "expected some word that only the evaluation files hold"
+    for word in sorted(only_eval)[:20]:
+        assert len(pieces(word)) > 1, word
+
+
+def test_demo_base_model_ties_embeddings_and_starts_attention_near_identity(tmp_path):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from autoact.testing.tiny import DEMO, TinyConfig, build_tiny_model
+    out = build_tiny_model(tmp_path / "demo", DEMO)
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["tie_word_embeddings"] is True and cfg["hidden_size"] == 256
+    assert cfg["hidden_size"] // cfg["num_attention_heads"] == 64
+    assert json.loads((out / "autoact_tiny.json").read_text())["tokenizer"] == "word"
+    model = AutoModelForCausalLM.from_pretrained(out, dtype=torch.float32)
+    assert model.lm_head.weight.data_ptr() == model.model.embed_tokens.weight.data_ptr()
+    for layer in model.model.layers:
+        for w in (layer.self_attn.v_proj.weight, layer.self_attn.o_proj.weight):
+            diag = w.diagonal().mean().item()
+            off = (w - torch.diag(w.diagonal())).abs().mean().item()
+            assert diag > 0.9 and off < 0.05, (diag, off)
+    # the default tiny model is unchanged by the option: untied, no identity start
+    plain = AutoModelForCausalLM.from_pretrained(build_tiny_model(tmp_path / "plain", TinyConfig()))
+    assert plain.lm_head.weight.data_ptr() != plain.model.embed_tokens.weight.data_ptr()
+    assert plain.model.layers[0].self_attn.v_proj.weight.diagonal().mean().abs().item() < 0.1
+    with pytest.raises(ValueError, match="unknown tokenizer"):
+        build_tiny_model(tmp_path / "bad", TinyConfig(tokenizer="chars"))

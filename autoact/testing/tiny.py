@@ -37,7 +37,24 @@ class TinyConfig:
     #: the usual 0.02 a random head caps every token's probability near 1%, and nothing could be
     #: learned through LoRA adapters (which do not touch the head).
     lm_head_std: float = 0.3
+    #: "bpe" (byte-level BPE trained on the shipped corpus) or "word" (one token per known word
+    #: or number, characters and bytes for the rest: see :func:`build_word_tokenizer`)
+    tokenizer: str = "bpe"
+    #: share the input embeddings with the output layer (then ``lm_head_std`` is unused)
+    tie_word_embeddings: bool = False
+    #: if > 0, each attention layer's value and output projections start near the identity
+    #: (this gain on the value projection), so that attending to a token passes that token on:
+    #: an initialisation that mimics what pre-trained attention layers look like ("mimetic
+    #: initialisation", Trockman & Kolter 2023). With tied embeddings a head that attends to a
+    #: name or a number then predicts it, and LoRA has only to learn where to look.
+    identity_value_output: float = 0.0
 
+
+#: the offline demo's base model (``base_model: demo`` in a pipeline config): word-level tokens,
+#: tied embeddings and identity-like value/output projections, ~1.6M parameters besides the
+#: embeddings. Random like the others: it learns only through the adapters trained on it.
+DEMO = TinyConfig(hidden_size=256, intermediate_size=512, num_hidden_layers=2, num_attention_heads=4,
+                  tokenizer="word", tie_word_embeddings=True, identity_value_output=1.0)
 
 #: about 100M parameters, for memory benchmarks
 MEDIUM = TinyConfig(hidden_size=768, intermediate_size=2560, num_hidden_layers=12,
@@ -65,6 +82,59 @@ def build_tokenizer(vocab_size: int = 1024, corpus: Path = ASSET):
     return fast
 
 
+#: word-level vocabulary: words seen at least this often in the shipped texts ...
+WORD_MIN_COUNT = 3
+#: ... every number below this, and every word of the shipped task specs and their corpora
+WORD_NUMBERS = 5000
+
+
+def _word_texts() -> tuple[list[str], list[str]]:
+    """(texts whose frequent words enter the vocabulary, texts whose every word does)."""
+    root = Path(__file__).resolve().parents[1]
+    counted = [ASSET.read_text(encoding="utf-8")]
+    every = [f.read_text(encoding="utf-8") for f in sorted((root / "assets").glob("*.yaml"))]
+    every += [f.read_text(encoding="utf-8") for f in sorted((root / "tasks" / "specs").iterdir())
+              if f.suffix in (".yaml", ".jsonl") and "_eval" not in f.name]
+    return counted, every
+
+
+def build_word_tokenizer():
+    """A word-level tokenizer: a known word, a number below :data:`WORD_NUMBERS`, a space or a
+    punctuation mark is one token; anything else falls back to characters, then bytes, so every
+    text round-trips. Known words: those seen :data:`WORD_MIN_COUNT` times in the shipped
+    tokenizer corpus, and every word of the shipped prompts, task specs and their corpora (the
+    evaluation files are not read). A copy of a name or a number is then one token to copy."""
+    import collections
+    import re
+
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    word = re.compile(r"[^\W\d_]+|\d+")
+    counted, every = _word_texts()
+    counts = collections.Counter(w for t in counted for w in word.findall(t))
+    words = {w for w, c in counts.items() if c >= WORD_MIN_COUNT and not w.isdigit()}
+    words |= {w for t in every for w in word.findall(t) if not w.isdigit()}
+    words |= {str(n) for n in range(WORD_NUMBERS)}
+    vocab = [(s, 0.0) for s in SPECIALS] + [(f"<0x{i:02X}>", -20.0) for i in range(256)]
+    seen = {v for v, _ in vocab}
+    for piece, score in [(chr(i), -10.0) for i in range(32, 127)] + [("\n", -10.0), ("\t", -10.0)] \
+            + [(w, -5.0) for w in sorted(words)]:
+        if piece not in seen:
+            vocab.append((piece, score))
+            seen.add(piece)
+    tok = Tokenizer(models.Unigram(vocab, unk_id=0, byte_fallback=True))
+    tok.pre_tokenizer = pre_tokenizers.Split(Regex(r"[^\W\d_]+|\d+|."), behavior="isolated")
+    tok.decoder = decoders.Sequence([decoders.ByteFallback(), decoders.Fuse()])
+    bos = tok.token_to_id("<s>")
+    tok.post_processor = processors.TemplateProcessing(
+        single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", bos)])
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>",
+                                   unk_token="<unk>", model_max_length=4096)
+    fast.chat_template = CHAT_TEMPLATE
+    return fast
+
+
 def build_tiny_model(out_dir: str | Path, config: TinyConfig = TinyConfig(), *,
                      overwrite: bool = False) -> Path:
     """Write a random Llama model + tokenizer to ``out_dir`` (a Hugging Face folder)."""
@@ -77,7 +147,9 @@ def build_tiny_model(out_dir: str | Path, config: TinyConfig = TinyConfig(), *,
     if (out / "config.json").exists() and not overwrite:
         return out
     out.mkdir(parents=True, exist_ok=True)
-    tokenizer = build_tokenizer(config.vocab_size)
+    if config.tokenizer not in ("bpe", "word"):
+        raise ValueError(f"unknown tokenizer {config.tokenizer!r}: bpe or word")
+    tokenizer = build_word_tokenizer() if config.tokenizer == "word" else build_tokenizer(config.vocab_size)
     tokenizer.save_pretrained(out)
     cfg = LlamaConfig(
         vocab_size=len(tokenizer), hidden_size=config.hidden_size,
@@ -86,12 +158,18 @@ def build_tiny_model(out_dir: str | Path, config: TinyConfig = TinyConfig(), *,
         num_key_value_heads=config.num_attention_heads,
         max_position_embeddings=config.max_position_embeddings,
         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-        tie_word_embeddings=False, torch_dtype="float32",
+        tie_word_embeddings=config.tie_word_embeddings, torch_dtype="float32",
     )
     torch.manual_seed(config.seed)
     model = LlamaForCausalLM(cfg)
     with torch.no_grad():
-        model.lm_head.weight.normal_(0.0, config.lm_head_std)
+        if not config.tie_word_embeddings:
+            model.lm_head.weight.normal_(0.0, config.lm_head_std)
+        if config.identity_value_output > 0:
+            for layer in model.model.layers:
+                v, o = layer.self_attn.v_proj.weight, layer.self_attn.o_proj.weight
+                v.mul_(0.5).add_(torch.eye(*v.shape) * config.identity_value_output)
+                o.mul_(0.5).add_(torch.eye(*o.shape))
     model.generation_config = GenerationConfig(bos_token_id=tokenizer.bos_token_id,
                                                eos_token_id=tokenizer.eos_token_id)
     model.save_pretrained(out)
@@ -131,8 +209,10 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--adapters", default="",
                    help="comma-separated names of random LoRA adapters to build beside the model "
                         "(in OUT-adapters/NAME), e.g. plan,tool,reflect")
-    p.add_argument("--size", choices=("tiny", "medium"), default="tiny",
-                   help="tiny: ~0.6M parameters (default); medium: ~100M, for memory benchmarks")
+    p.add_argument("--size", choices=("tiny", "demo", "medium"), default="tiny",
+                   help="tiny: ~0.6M parameters (default); demo: word-level tokens, tied embeddings, "
+                        "attention started near the identity (the pipeline's base_model: demo); "
+                        "medium: ~100M, for memory benchmarks")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--overwrite", action="store_true", help="rebuild even if OUT holds a model")
     return p
@@ -140,7 +220,7 @@ def make_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
-    base = TinyConfig() if args.size == "tiny" else MEDIUM
+    base = {"tiny": TinyConfig(), "demo": DEMO, "medium": MEDIUM}[args.size]
     cfg = TinyConfig(**{**asdict(base), "seed": args.seed})
     out = build_tiny_model(args.out, cfg, overwrite=args.overwrite)
     print(f"model: {out}")
