@@ -61,9 +61,23 @@ MEDIUM = TinyConfig(hidden_size=768, intermediate_size=2560, num_hidden_layers=1
                     num_attention_heads=12)
 
 
-def build_tokenizer(vocab_size: int = 1024, corpus: Path = ASSET):
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+def _as_llama_tokenizer(tok):
+    """``tok`` (a ``tokenizers.Tokenizer``) wrapped like Llama's: ``<s>`` added in front, ``</s>``
+    as end, no pad token, the minimal chat template."""
+    from tokenizers import processors
     from transformers import PreTrainedTokenizerFast
+
+    bos = tok.token_to_id("<s>")
+    tok.post_processor = processors.TemplateProcessing(
+        single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", bos)])
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>",
+                                   unk_token="<unk>", model_max_length=4096)
+    fast.chat_template = CHAT_TEMPLATE
+    return fast
+
+
+def build_tokenizer(vocab_size: int = 1024, corpus: Path = ASSET):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
     tok = Tokenizer(models.BPE(unk_token=None))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -73,13 +87,7 @@ def build_tokenizer(vocab_size: int = 1024, corpus: Path = ASSET):
                                   show_progress=False)
     lines = corpus.read_text(encoding="utf-8").splitlines()
     tok.train_from_iterator(lines, trainer)
-    bos = tok.token_to_id("<s>")
-    tok.post_processor = processors.TemplateProcessing(
-        single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", bos)])
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>",
-                                   unk_token="<unk>", model_max_length=4096)
-    fast.chat_template = CHAT_TEMPLATE
-    return fast
+    return _as_llama_tokenizer(tok)
 
 
 #: word-level vocabulary: words seen at least this often in the shipped texts ...
@@ -107,8 +115,7 @@ def build_word_tokenizer():
     import collections
     import re
 
-    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors
-    from transformers import PreTrainedTokenizerFast
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
 
     word = re.compile(r"[^\W\d_]+|\d+")
     counted, every = _word_texts()
@@ -126,13 +133,7 @@ def build_word_tokenizer():
     tok = Tokenizer(models.Unigram(vocab, unk_id=0, byte_fallback=True))
     tok.pre_tokenizer = pre_tokenizers.Split(Regex(r"[^\W\d_]+|\d+|."), behavior="isolated")
     tok.decoder = decoders.Sequence([decoders.ByteFallback(), decoders.Fuse()])
-    bos = tok.token_to_id("<s>")
-    tok.post_processor = processors.TemplateProcessing(
-        single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", bos)])
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>",
-                                   unk_token="<unk>", model_max_length=4096)
-    fast.chat_template = CHAT_TEMPLATE
-    return fast
+    return _as_llama_tokenizer(tok)
 
 
 def build_tiny_model(out_dir: str | Path, config: TinyConfig = TinyConfig(), *,
