@@ -368,9 +368,8 @@ class Pipeline:
     def base_model(self) -> str:
         name = str(self.model.get("base_model") or "")
         if name in ("tiny", "demo"):
-            from autoact.testing.tiny import DEMO, TinyConfig, build_tiny_model
-            config = DEMO if name == "demo" else TinyConfig()
-            return str(build_tiny_model(self.work / f"{name}-model", config))
+            from autoact.testing.tiny import SIZES, build_tiny_model
+            return str(build_tiny_model(self.work / f"{name}-model", SIZES[name]))
         if not name:
             raise ConfigError("model.base_model is not set: the model the agents are trained on "
                               "(a folder, hub id or alias), e.g. --set model.base_model=/models/Llama-2-13b-chat-hf")

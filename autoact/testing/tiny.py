@@ -26,6 +26,7 @@ SPECIALS = ["<unk>", "<s>", "</s>"]
 
 @dataclass(frozen=True)
 class TinyConfig:
+    #: of the BPE tokenizer (the word-level one's size follows from its word lists)
     vocab_size: int = 1024
     hidden_size: int = 128
     intermediate_size: int = 256
@@ -51,14 +52,16 @@ class TinyConfig:
 
 
 #: the offline demo's base model (``base_model: demo`` in a pipeline config): word-level tokens,
-#: tied embeddings and identity-like value/output projections, ~1.6M parameters besides the
-#: embeddings. Random like the others: it learns only through the adapters trained on it.
+#: tied embeddings and identity-like value/output projections, ~1.3M parameters besides the
+#: embeddings (2.3M). Random like the others: it learns only through the adapters trained on it.
 DEMO = TinyConfig(hidden_size=256, intermediate_size=512, num_hidden_layers=2, num_attention_heads=4,
                   tokenizer="word", tie_word_embeddings=True, identity_value_output=1.0)
 
 #: about 100M parameters, for memory benchmarks
 MEDIUM = TinyConfig(hidden_size=768, intermediate_size=2560, num_hidden_layers=12,
                     num_attention_heads=12)
+#: the named shapes (``--size`` here; ``tiny`` and ``demo`` are also pipeline base models)
+SIZES = {"tiny": TinyConfig(), "demo": DEMO, "medium": MEDIUM}
 
 
 def _as_llama_tokenizer(tok):
@@ -97,12 +100,18 @@ WORD_NUMBERS = 5000
 
 
 def _word_texts() -> tuple[list[str], list[str]]:
-    """(texts whose frequent words enter the vocabulary, texts whose every word does)."""
+    """(texts whose frequent words enter the vocabulary, texts whose every word does). The
+    shipped specs' files are read except the evaluation file each spec names (``eval_path``)."""
+    import yaml
+
     root = Path(__file__).resolve().parents[1]
+    specs = root / "tasks" / "specs"
+    held_out = {(specs / ev).resolve() for f in specs.glob("*.yaml")
+                if (ev := (yaml.safe_load(f.read_text(encoding="utf-8")) or {}).get("eval_path"))}
     counted = [ASSET.read_text(encoding="utf-8")]
     every = [f.read_text(encoding="utf-8") for f in sorted((root / "assets").glob("*.yaml"))]
-    every += [f.read_text(encoding="utf-8") for f in sorted((root / "tasks" / "specs").iterdir())
-              if f.suffix in (".yaml", ".jsonl") and "_eval" not in f.name]
+    every += [f.read_text(encoding="utf-8") for f in sorted(specs.iterdir())
+              if f.suffix in (".yaml", ".jsonl") and f.resolve() not in held_out]
     return counted, every
 
 
@@ -210,7 +219,7 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--adapters", default="",
                    help="comma-separated names of random LoRA adapters to build beside the model "
                         "(in OUT-adapters/NAME), e.g. plan,tool,reflect")
-    p.add_argument("--size", choices=("tiny", "demo", "medium"), default="tiny",
+    p.add_argument("--size", choices=tuple(SIZES), default="tiny",
                    help="tiny: ~0.6M parameters (default); demo: word-level tokens, tied embeddings, "
                         "attention started near the identity (the pipeline's base_model: demo); "
                         "medium: ~100M, for memory benchmarks")
@@ -221,7 +230,7 @@ def make_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
-    base = {"tiny": TinyConfig(), "demo": DEMO, "medium": MEDIUM}[args.size]
+    base = SIZES[args.size]
     cfg = TinyConfig(**{**asdict(base), "seed": args.seed})
     out = build_tiny_model(args.out, cfg, overwrite=args.overwrite)
     print(f"model: {out}")

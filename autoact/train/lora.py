@@ -366,9 +366,9 @@ def load_model(model_args: ModelArguments, lora_args: LoraArguments, train_args:
                 r=lora_args.lora_r, lora_alpha=lora_args.lora_alpha, lora_dropout=lora_args.lora_dropout,
                 target_modules=list(lora_args.lora_target_modules), bias=lora_args.lora_bias,
                 task_type="CAUSAL_LM"))
-        except ValueError as err:           # peft's NoMatchingPeftModuleError is a ValueError
-            raise ConfigError(f"--lora_target_modules {' '.join(lora_args.lora_target_modules)}: "
-                              f"{str(err).splitlines()[0]}") from None
+        except ValueError as err:     # e.g. peft's NoMatchingPeftModuleError (a ValueError)
+            raise ConfigError(f"cannot add LoRA adapters (--lora_target_modules "
+                              f"{' '.join(lora_args.lora_target_modules)}): {str(err).splitlines()[0]}") from None
     if train_args.gradient_checkpointing:
         model.enable_input_require_grads()
     return prepare_tokenizer(tokenizer), model, path
