@@ -27,12 +27,14 @@ def make_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("runs", nargs="+", help="run folders (run_eval.py --save_path) or summary.json files")
     p.add_argument("--out", default="report", help="output folder (default report/)")
-    p.add_argument("--curves", default=None, metavar="DIR",
-                   help="folder of adapters (each with trainer_state.json): learning curves in the report")
+    p.add_argument("--curves", action="append", default=[], metavar="DIR",
+                   help="folder of adapters (each with trainer_state.json): learning curves in the "
+                        "report (repeatable: one folder per task, named by its parent folder)")
     p.add_argument("--sample", type=int, default=0, metavar="N",
                    help="sample trajectories per task to show (from the runs in the order given; default 0)")
-    p.add_argument("--timings", default=None, metavar="FILE",
-                   help="a pipeline's timings.json: the seconds of each stage, shown in the report")
+    p.add_argument("--timings", action="append", default=[], metavar="FILE",
+                   help="a pipeline's timings.json: the seconds of each stage, shown in the report "
+                        "(repeatable: one column per file, named by its folder)")
     add_common_args(p)
     return p
 
@@ -65,6 +67,8 @@ def main(args: argparse.Namespace) -> None:
 
 def _extras(args: argparse.Namespace, runs: list[dict], tasks: list[str], out) -> str:
     """The report's sections after the tables: samples, learning curves, stage times."""
+    from pathlib import Path
+
     from autoact.errors import DataError
     from autoact.io import read_json
     from autoact.report.extras import (curves_chart, curves_markdown, learning_curves,
@@ -78,15 +82,21 @@ def _extras(args: argparse.Namespace, runs: list[dict], tasks: list[str], out) -
         if samples:
             md += f"\n\n### Sample trajectories: {t}\n\n" + "\n\n".join(samples)
     if args.curves:
-        curves = learning_curves(args.curves)
+        curves = {}
+        for folder in args.curves:
+            label = f"{Path(folder).resolve().parent.name}/" if len(args.curves) > 1 else ""
+            curves |= {f"{label}{agent}": points for agent, points in learning_curves(folder).items()}
         tmp = out / ".learning_curves.png.tmp"
         curves_chart(curves, tmp)
         tmp.replace(out / "learning_curves.png")
         md += "\n\n### Training\n\n" + curves_markdown(curves) + "\n\n![learning curves](learning_curves.png)"
     if args.timings:
-        timings = read_json(args.timings)
-        if not isinstance(timings, dict):
-            raise DataError(f"--timings {args.timings}: expected an object of stage: seconds")
-        md += "\n\n### Run time (seconds per stage)\n\n" + timings_markdown(timings)
+        columns = {}
+        for path in args.timings:
+            timings = read_json(path)
+            if not isinstance(timings, dict):
+                raise DataError(f"--timings {path}: expected an object of stage: seconds")
+            columns[Path(path).resolve().parent.name] = timings
+        md += "\n\n### Run time (seconds per stage)\n\n" + timings_markdown(columns)
     return md
 

@@ -94,12 +94,26 @@ def sample_trajectory(run: dict, max_observation: int = 160) -> str | None:
     return head + "\n\n```text\n" + "\n".join(lines) + "\n```"
 
 
-def timings_markdown(timings: dict) -> str:
-    lines = ["| Stage | Seconds |", "|---|---|"]
-    total = 0.0
-    for stage, seconds in timings.items():
-        if isinstance(seconds, (int, float)):
-            lines.append(f"| {stage} | {seconds:.1f} |")
-            total += seconds
-    lines.append(f"| total | {total:.1f} |")
+def timings_markdown(columns: dict[str, dict]) -> str:
+    """``{run: {stage: seconds}}`` as a table: a row per stage, a column per run (and a total
+    column when there are several), a total row."""
+    names = list(columns)
+    stages = list(dict.fromkeys(s for t in columns.values() for s, v in t.items() if isinstance(v, (int, float))))
+    several = len(names) > 1
+    head = ["Stage"] + (names + ["total"] if several else ["Seconds"])
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+
+    def row(label: str, values: list[float | None]) -> str:
+        cells = ["-" if v is None else f"{v:.1f}" for v in values]
+        if several:
+            cells.append(f"{sum(v for v in values if v is not None):.1f}")
+        return f"| {label} | " + " | ".join(cells) + " |"
+
+    def seconds(timings: dict, stage: str) -> float | None:
+        v = timings.get(stage)
+        return float(v) if isinstance(v, (int, float)) else None
+
+    for stage in stages:
+        lines.append(row(stage, [seconds(columns[n], stage) for n in names]))
+    lines.append(row("total", [sum(seconds(columns[n], s) or 0.0 for s in stages) for n in names]))
     return "\n".join(lines)
