@@ -77,6 +77,8 @@ def load_preset(name: str, _seen: tuple = ()) -> dict:
         raise ConfigError(f"unknown preset {name!r}; presets: {', '.join(preset_names())}"
                           if name not in _seen else f"preset {name!r} extends itself")
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if isinstance(data.get("prompts"), str) and not Path(data["prompts"]).is_absolute():
+        data["prompts"] = str((PRESET_DIR / data["prompts"]).resolve())    # beside the preset
     base = data.pop("extends", None)
     return merge(load_preset(base, _seen + (name,)), data) if base else data
 
@@ -94,7 +96,8 @@ def preset_train_flags(name: str) -> list[str]:
 
 
 MODEL_KEYS = {"teacher", "meta_agent", "base_model", "base_url", "api_key", "backend"}
-TOP_KEYS = {"task", "work_dir", "model", "task_spec", "prompts", "wiki", "corpus_index", "compare"} | set(STAGES)
+TOP_KEYS = {"task", "tasks", "per_task", "work_dir", "model", "task_spec", "prompts", "wiki", "corpus_index",
+            "compare"} | set(STAGES)
 #: stages that take --prompts, and those that take the retrieval flags
 PROMPT_STAGES = ("self_instruct", "tool_selection", "trajectories", "filter", "eval")
 RETRIEVAL_STAGES = ("trajectories", "eval")
@@ -118,11 +121,20 @@ PRESETS: dict[str, dict] = {name: load_preset(name) for name in preset_names()}
 
 
 def parse_value(text: str):
-    """``--set`` values: JSON when they parse (numbers, true/false, lists), else the string."""
+    """``--set`` values: JSON when they parse (numbers, true/false, lists), a YAML flow list
+    (``[arithmetic, wikifacts]``), else the string."""
     try:
         return json.loads(text)
     except json.JSONDecodeError:
-        return text
+        pass
+    if text.startswith("[") and text.endswith("]"):
+        import yaml
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError:
+            return text
+        return value if isinstance(value, list) else text
+    return text
 
 
 def apply_sets(config: dict, sets: Sequence[str]) -> dict:
@@ -169,6 +181,13 @@ def validate(config: dict) -> None:
     unknown = sorted(set(config) - TOP_KEYS)
     if unknown:
         raise ConfigError(f"unknown config key(s) {', '.join(unknown)}; valid: {', '.join(sorted(TOP_KEYS))}")
+    if config.get("tasks") is not None or config.get("per_task") is not None:
+        for sub in task_configs(config):
+            try:
+                validate(sub)
+            except ConfigError as err:
+                raise ConfigError(f"task {sub['task']}: {err}") from None
+        return
     for key in ("task", "work_dir", "prompts", "corpus_index"):
         if config.get(key) is not None and not _is_text(config[key]):
             raise ConfigError(f"{key} must be a non-empty string, got {json.dumps(config[key])}")
@@ -215,6 +234,47 @@ def validate(config: dict) -> None:
             if key not in flags:
                 raise ConfigError(f"unknown key {stage}.{key}: not a flag of {FRONT_ENDS.get(stage, ('train_lora.py',))[0]}")
             check_value(stage, key, section[key], flags[key])
+
+
+def task_configs(config: dict) -> list[dict]:
+    """The one-task configs a config runs: itself, or with ``tasks: [a, b]`` one per task, each
+    in ``<work_dir>/<task>`` with its ``per_task.<task>`` settings merged over the shared ones."""
+    tasks, per_task = config.get("tasks"), config.get("per_task") or {}
+    if tasks is None:
+        if per_task:
+            raise ConfigError("per_task is set without tasks: give the list of tasks it belongs to")
+        return [config]
+    if not isinstance(tasks, list) or not tasks or not all(_is_text(t) for t in tasks) \
+            or len({str(t).lower() for t in tasks}) != len(tasks):
+        raise ConfigError(f"tasks must be a list of distinct task names, got {json.dumps(tasks)}")
+    if config.get("task") is not None:
+        raise ConfigError("task and tasks are both set; run one task of a multi-task preset with "
+                          "--task NAME")
+    if not isinstance(per_task, dict) or not all(isinstance(v, dict) for v in per_task.values()):
+        raise ConfigError(f"per_task must map task names to settings, got {json.dumps(per_task)}")
+    from autoact.tasks import get_task, register_spec
+    for spec in _as_list(config.get("task_spec")):
+        register_spec(spec)
+    for name in sorted(set(per_task) - set(tasks)):     # settings for a task not run now: kept
+        try:
+            get_task(str(name))
+        except ConfigError:
+            raise ConfigError(f"per_task names {name}, which is not a task "
+                              f"(tasks: {', '.join(map(str, tasks))})") from None
+    shared = {k: v for k, v in config.items() if k not in ("tasks", "per_task")}
+    work = Path(str(config.get("work_dir", "runs/smoke")))
+    return [merge(shared, per_task.get(t, {})) | {"task": t, "work_dir": str(work / str(t).lower())}
+            for t in tasks]
+
+
+def one_task(config: dict, task: str) -> dict:
+    """``config`` narrowed to ``task``: a multi-task config's ``per_task`` settings for it
+    merged in, ``tasks`` dropped."""
+    per_task = config.get("per_task") or {}
+    settings = next((v for k, v in per_task.items() if str(k).lower() == task.lower()), {}) \
+        if isinstance(per_task, dict) else {}
+    out = {k: v for k, v in config.items() if k not in ("tasks", "per_task")}
+    return merge(out, settings if isinstance(settings, dict) else {}) | {"task": task}
 
 
 def check_value(stage: str, key: str, value, action: argparse.Action | None) -> None:
@@ -578,6 +638,57 @@ class Pipeline:
         write_json_atomic(path, {s: times[s] for s in STAGES if s in times})
 
 
+class MultiTaskRun:
+    """A config with ``tasks``: the whole pipeline once per task, each in its own folder
+    (``<work_dir>/<task>``), then one report of every task in ``<work_dir>/report``."""
+
+    def __init__(self, config: dict, debug: bool = False):
+        self.config = config
+        self.debug = debug
+        self.work = Path(str(config.get("work_dir", "runs/smoke")))
+        self.pipelines = [Pipeline(sub, debug=debug) for sub in task_configs(config)]
+
+    def run(self, only: Sequence[str] | None = None) -> None:
+        from autoact.io import OutputLock, prepare_output, read_json, write_json_atomic
+        if self.work.exists() and not self.work.is_dir():
+            raise ConfigError(f"--work_dir {self.work}: is a file, expected a folder")
+        recorded = self.work / "pipeline.json"
+        if recorded.is_file():
+            old = read_json(recorded)
+            if isinstance(old, dict) and old.get("tasks") != self.config.get("tasks"):
+                held = old.get("tasks") or old.get("task")
+                raise ConfigError(f"{self.work} holds a run of {held}; pass another --work_dir")
+        prepare_output(recorded)
+        t_all = time.monotonic()
+        with OutputLock(self.work):
+            write_json_atomic(recorded, self.config)
+        stages = [s for s in (only or STAGES) if s != "report"]
+        for pipe in self.pipelines if stages else []:
+            print(f"=== {pipe.task.name}: {pipe.work}", flush=True)
+            pipe.run(stages)
+        if not only or "report" in only:
+            with OutputLock(self.work):
+                print("[report] ...", flush=True)
+                out = self.report()
+                print(f"[report] done: {out}", flush=True)
+        print(f"pipeline finished in {time.monotonic() - t_all:.0f} s; work folder {self.work}")
+
+    def report(self) -> Path:
+        runs, extra = [], []
+        for pipe in self.pipelines:
+            runs += [str(d) for d in pipe.eval_dirs().values() if (d / "summary.json").exists()]
+            if pipe.paths["lora"].is_dir():
+                extra += ["--curves", str(pipe.paths["lora"])]
+            if pipe.paths["timings"].exists():
+                extra += ["--timings", str(pipe.paths["timings"])]
+        if not runs:
+            raise ConfigError(f"nothing to report: no evaluation under {self.work}/*/eval yet")
+        out = self.work / "report"
+        self.pipelines[0].call("report", runs + ["--out", str(out), "--sample", "1"] + extra
+                               + self.pipelines[0].common())
+        return out / "report.png"
+
+
 def _uses_retrieval(config: dict) -> bool:
     """Whether the task reads HotpotQA's evaluation contexts: its default tools retrieve and it
     has no corpus of its own."""
@@ -630,9 +741,19 @@ def make_parser() -> argparse.ArgumentParser:
 def resolve_config(args: argparse.Namespace) -> tuple[str, dict]:
     preset = args.preset or ("hotpotqa" if os.environ.get("OPENAI_BASE_URL") else "smoke")
     config = copy.deepcopy(PRESETS[preset])
-    if args.config:
-        config = merge(config, load_config_file(args.config))
-    if args.task and args.task.lower() != str(config.get("task", "")).lower():
+    user = merge(load_config_file(args.config), {}) if args.config else {}
+    user = apply_sets(user, args.set)
+    # the user's task or tasks replace the preset's (a preset names one of the two)
+    if "tasks" in user and "task" not in user:
+        config.pop("task", None)
+    task = args.task or (user.pop("task") if "task" in user and "tasks" not in user
+                         and config.get("tasks") is not None else None)
+    config = merge(config, user)
+    if task and config.get("tasks") is not None:
+        config = one_task(config, task)
+        if not args.work_dir:          # one work folder per task: runs/learning-arithmetic
+            config["work_dir"] = f"{config.get('work_dir', 'runs/' + preset)}-{task.lower()}"
+    elif args.task and args.task.lower() != str(config.get("task", "")).lower():
         config["task"] = args.task
         if not args.work_dir:          # one work folder per task: runs/smoke-arithmetic
             config["work_dir"] = f"{config.get('work_dir', 'runs/' + preset)}-{args.task.lower()}"
@@ -640,7 +761,6 @@ def resolve_config(args: argparse.Namespace) -> tuple[str, dict]:
         config["task_spec"] = _as_list(config.get("task_spec")) + list(args.task_spec)
     if args.work_dir:
         config["work_dir"] = args.work_dir
-    config = apply_sets(config, args.set)
     from autoact import secrets
     model = config.get("model") if isinstance(config.get("model"), dict) else {}
     secrets.register(str(model["api_key"]) if model.get("api_key") is not None else None)
@@ -656,11 +776,14 @@ def main(args: argparse.Namespace) -> None:
         print("\n".join(preset_train_flags(args.preset or "hotpotqa")))
         return
     preset, config = resolve_config(args)
-    print(f"preset {preset}; task {config.get('task')}; work folder {config.get('work_dir')}")
+    subs = task_configs(config)
+    tasks = ", ".join(str(c.get("task")) for c in subs)
+    print(f"preset {preset}; task{'s' if len(subs) > 1 else ''} {tasks}; work folder {config.get('work_dir')}")
     if preset == "smoke" or (config.get("model") or {}).get("teacher"):
         print("note: the first three stages use the DEMO TEACHER, a scripted stand-in for the "
-              "Meta-Agent (not a model); scores are meaningless, the point is that every stage runs")
-    if config.get("wiki") == "distractor" and _uses_retrieval(config):
+              "Meta-Agent (not a model); " + ("scores are meaningless, the point is that every stage runs"
+                                              if preset == "smoke" else "everything after it is the real chain"))
+    if any(c.get("wiki") == "distractor" and _uses_retrieval(c) for c in subs):
         print("note: retrieval is the distractor setting (the evaluation questions' own context "
               "paragraphs, gold included): a closed setting, not the paper's open Wikipedia")
     only = [s.strip() for s in args.only.split(",")] if args.only else None
@@ -668,7 +791,10 @@ def main(args: argparse.Namespace) -> None:
         bad = [s for s in only if s not in STAGES]
         if bad:
             raise ConfigError(f"unknown stage(s) {', '.join(bad)}; stages: {', '.join(STAGES)}")
-    Pipeline(config, debug=args.debug).run(only)
+    if config.get("tasks") is None:
+        Pipeline(config, debug=args.debug).run(only)
+    else:
+        MultiTaskRun(config, debug=args.debug).run(only)
 
 
 def cli(argv: Sequence[str] | None = None) -> int:

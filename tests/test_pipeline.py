@@ -115,3 +115,57 @@ def test_list_valued_training_settings_reach_the_trainer_as_flags():
         check_value("train", "lora_r", [8, 16], None)
     assert to_argv({"lora_target_modules": ["q_proj", "lm_head"]}, {}) == \
         ["--lora_target_modules", "q_proj", "lm_head"]
+
+
+@pytest.mark.slow
+def test_several_tasks_in_one_run_share_one_report(tmp_path):
+    """``tasks: [a, b]``: the whole pipeline once per task, each in its own folder with its
+    ``per_task`` settings, then one report with a table, curves and times for every task."""
+    cfg = tmp_path / "two.yaml"
+    cfg.write_text(
+        "tasks: [arithmetic, wikifacts]\n"
+        "compare: [zeroshot]\n"
+        "model: {teacher: demo_teacher, base_model: tiny}\n"
+        "self_instruct: {generate_all_num: 6, generate_per_round_num: 6}\n"
+        "filter: {filter_num: 6}\n"
+        "train: {max_steps: 2, per_device_train_batch_size: 4, save_strategy: 'no', logging_steps: 1}\n"
+        "eval: {limit: 2, max_steps: 3, max_tokens: 8, temperature: 0.0}\n"
+        "per_task:\n  wikifacts:\n    self_instruct: {generate_all_num: 5}\n")
+    work = tmp_path / "two"
+    proc = pipeline(work, "--config", str(cfg))
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert "tasks arithmetic, wikifacts" in proc.stdout
+    assert len(json.loads((work / "arithmetic" / "self_instruct.json").read_text())) == 6
+    assert len(json.loads((work / "wikifacts" / "self_instruct.json").read_text())) == 5
+    for task, tools in (("arithmetic", ["Calculator"]), ("wikifacts", ["Retrieve", "Lookup", "BingSearch"])):
+        assert [t["name"] for t in json.loads((work / task / "tools.json").read_text())] == tools
+        for method in ("eval", "eval_zeroshot"):
+            assert json.loads((work / task / method / "summary.json").read_text())["all"]["questions"] == 2
+        assert not (work / task / "report").exists()       # one report, for both tasks
+    report = (work / "report" / "report.md").read_text()
+    assert "### Arithmetic" in report and "### WikiFacts" in report
+    assert "| arithmetic/plan |" in report and "| wikifacts/reflect |" in report
+    assert "| Stage | arithmetic | wikifacts | total |" in report
+    assert (work / "report" / "learning_curves.png").read_bytes()[:4] == b"\x89PNG"
+    again = pipeline(work, "--config", str(cfg), "--only", "report")
+    assert again.returncode == 0 and "=== " not in again.stdout and "[report] done" in again.stdout
+    other = pipeline(work, "--config", str(cfg), "--set", "tasks=[arithmetic]")
+    assert other.returncode == 2 and "holds a run of" in other.stderr
+    one = pipeline(tmp_path / "one", "--config", str(cfg), "--task", "wikifacts", "--only", "self_instruct")
+    assert one.returncode == 0, one.stderr[-2000:]
+    assert len(json.loads((tmp_path / "one" / "self_instruct.json").read_text())) == 5
+
+
+def test_multi_task_settings_are_checked_before_anything_runs(tmp_path):
+    cases = ((["--set", "tasks=[]"], "tasks must be a list of distinct task names"),
+             (["--set", "tasks=[arithmetic,arithmetic]"], "tasks must be a list of distinct"),
+             (["--set", "tasks=[arithmetic]", "--set", "per_task.arithmatic.filter.filter_num=2"],
+              "per_task names arithmatic, which is not a task (tasks: arithmetic)"),
+             (["--set", "tasks=[arithmetic,wikifacts]", "--set", "per_task.wikifacts.train.bogus=1"],
+              "task wikifacts: unknown key train.bogus"),
+             (["--set", "per_task.arithmetic.filter.filter_num=2"], "per_task is set without tasks"),
+             (["--set", "tasks=[arithmetic,nosuch]"], "unknown task 'nosuch'"))
+    for args, msg in cases:
+        bad = pipeline(tmp_path / "w", *args)
+        assert bad.returncode == 2 and msg in bad.stderr and "Traceback" not in bad.stderr, (args, bad.stderr)
+    assert not (tmp_path / "w").exists()
