@@ -255,26 +255,26 @@ def task_configs(config: dict) -> list[dict]:
     from autoact.tasks import get_task, register_spec
     for spec in _as_list(config.get("task_spec")):
         register_spec(spec)
-    for name in sorted(set(per_task) - set(tasks)):     # settings for a task not run now: kept
+    running = {str(t).lower() for t in tasks}
+    for name in sorted(k for k in per_task if str(k).lower() not in running):   # kept for later
         try:
             get_task(str(name))
         except ConfigError:
             raise ConfigError(f"per_task names {name}, which is not a task "
                               f"(tasks: {', '.join(map(str, tasks))})") from None
-    shared = {k: v for k, v in config.items() if k not in ("tasks", "per_task")}
     work = Path(str(config.get("work_dir", "runs/smoke")))
-    return [merge(shared, per_task.get(t, {})) | {"task": t, "work_dir": str(work / str(t).lower())}
-            for t in tasks]
+    return [one_task(config, str(t)) | {"work_dir": str(work / str(t).lower())} for t in tasks]
 
 
 def one_task(config: dict, task: str) -> dict:
     """``config`` narrowed to ``task``: a multi-task config's ``per_task`` settings for it
     merged in, ``tasks`` dropped."""
-    per_task = config.get("per_task") or {}
-    settings = next((v for k, v in per_task.items() if str(k).lower() == task.lower()), {}) \
-        if isinstance(per_task, dict) else {}
+    per_task = config.get("per_task") if isinstance(config.get("per_task"), dict) else {}
     out = {k: v for k, v in config.items() if k not in ("tasks", "per_task")}
-    return merge(out, settings if isinstance(settings, dict) else {}) | {"task": task}
+    for key, settings in per_task.items():          # the task's name in any case
+        if str(key).lower() == task.lower() and isinstance(settings, dict):
+            out = merge(out, settings)
+    return out | {"task": task}
 
 
 def check_value(stage: str, key: str, value, action: argparse.Action | None) -> None:

@@ -169,3 +169,14 @@ def test_multi_task_settings_are_checked_before_anything_runs(tmp_path):
         bad = pipeline(tmp_path / "w", *args)
         assert bad.returncode == 2 and msg in bad.stderr and "Traceback" not in bad.stderr, (args, bad.stderr)
     assert not (tmp_path / "w").exists()
+
+
+def test_per_task_settings_reach_their_task_whatever_the_case():
+    from autoact.pipeline import one_task, task_configs
+    config = {"tasks": ["wikifacts", "arithmetic"], "work_dir": "w", "filter": {"filter_num": 9},
+              "per_task": {"WikiFacts": {"filter": {"filter_num": 3}}, "arithmetic": {"train": {"lora_r": 4}}}}
+    subs = {c["task"]: c for c in task_configs(config)}
+    assert subs["wikifacts"]["filter"] == {"filter_num": 3} and subs["wikifacts"]["work_dir"] == "w/wikifacts"
+    assert subs["arithmetic"]["filter"] == {"filter_num": 9} and subs["arithmetic"]["train"] == {"lora_r": 4}
+    assert all("tasks" not in c and "per_task" not in c for c in subs.values())
+    assert one_task(config, "WIKIFACTS")["filter"] == {"filter_num": 3}
