@@ -165,3 +165,35 @@ def test_demo_base_model_ties_embeddings_and_starts_attention_near_identity(tmp_
     assert plain.model.layers[0].self_attn.v_proj.weight.diagonal().mean().abs().item() < 0.1
     with pytest.raises(ValueError, match="unknown tokenizer"):
         build_tiny_model(tmp_path / "bad", TinyConfig(tokenizer="chars"))
+
+
+def test_demo_base_model_starts_with_heads_that_look_one_and_two_tokens_back(tmp_path):
+    """The demo base's first layer: head 0 attends to the previous token, head 1 to the one
+    before, on any text (the shared embedding direction makes their queries and keys constant);
+    the other heads and the tiny model do not."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from autoact.testing.tiny import DEMO, TinyConfig, build_tiny_model
+    out = build_tiny_model(tmp_path / "demo", DEMO)
+    model = AutoModelForCausalLM.from_pretrained(out, dtype=torch.float32, attn_implementation="eager")
+    tok = AutoTokenizer.from_pretrained(out)
+    text = "Question: Which river flows through Stobri? Thought 1: I will look up river in 1465."
+    ids = tok(text, return_tensors="pt").input_ids
+    n = ids.shape[1]
+    with torch.no_grad():
+        att = model(ids, output_attentions=True).attentions[0][0]      # layer 0: (heads, n, n)
+    rows = torch.arange(3, n)
+    for head, distance in ((0, 1), (1, 2)):
+        looked = rows - att[head, rows].argmax(-1)
+        assert (looked == distance).float().mean().item() > 0.9, (head, looked.tolist())
+        assert att[head, rows, rows - distance].mean().item() > 0.75
+    assert (rows - att[2, rows].argmax(-1)).tolist() != [1] * len(rows)
+    assert json.loads((out / "autoact_tiny.json").read_text())["previous_token_heads"] == [1, 2]
+    plain = AutoModelForCausalLM.from_pretrained(build_tiny_model(tmp_path / "plain", TinyConfig()),
+                                                 attn_implementation="eager")
+    with torch.no_grad():
+        att = plain(ids.clamp(max=plain.config.vocab_size - 1), output_attentions=True).attentions[0][0]
+    assert att[0, rows, rows - 1].mean().item() < 0.5
+    with pytest.raises(ValueError, match="previous_token_heads"):
+        build_tiny_model(tmp_path / "bad", TinyConfig(previous_token_heads=(1, 2, 3)))

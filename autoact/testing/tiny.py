@@ -49,13 +49,21 @@ class TinyConfig:
     #: initialisation", Trockman & Kolter 2023). With tied embeddings a head that attends to a
     #: name or a number then predicts it, and LoRA has only to learn where to look.
     identity_value_output: float = 0.0
+    #: attention heads of the first layer that start looking back a fixed number of tokens:
+    #: ``(1, 2)`` makes head 0 attend to the previous token and head 1 to the one before it, so
+    #: that (with the identity start) each position also carries the tokens just before it, as
+    #: pre-trained models' "previous-token heads" do. Built from one direction shared by every
+    #: embedding, read by those heads' query and key projections with RoPE phases that peak at
+    #: the given distance. Empty: none.
+    previous_token_heads: tuple[int, ...] = ()
 
 
 #: the offline demo's base model (``base_model: demo`` in a pipeline config): word-level tokens,
 #: tied embeddings and identity-like value/output projections, ~1.3M parameters besides the
 #: embeddings (2.3M). Random like the others: it learns only through the adapters trained on it.
 DEMO = TinyConfig(hidden_size=256, intermediate_size=512, num_hidden_layers=2, num_attention_heads=4,
-                  tokenizer="word", tie_word_embeddings=True, identity_value_output=1.0)
+                  tokenizer="word", tie_word_embeddings=True, identity_value_output=1.0,
+                  previous_token_heads=(1, 2))
 
 #: about 100M parameters, for memory benchmarks
 MEDIUM = TinyConfig(hidden_size=768, intermediate_size=2560, num_hidden_layers=12,
@@ -180,11 +188,59 @@ def build_tiny_model(out_dir: str | Path, config: TinyConfig = TinyConfig(), *,
                 v, o = layer.self_attn.v_proj.weight, layer.self_attn.o_proj.weight
                 v.mul_(0.5).add_(torch.eye(*v.shape) * config.identity_value_output)
                 o.mul_(0.5).add_(torch.eye(*o.shape))
+        if config.previous_token_heads:
+            _add_previous_token_heads(model, config.previous_token_heads, config.seed)
     model.generation_config = GenerationConfig(bos_token_id=tokenizer.bos_token_id,
                                                eos_token_id=tokenizer.eos_token_id)
     model.save_pretrained(out)
     (out / "autoact_tiny.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
     return out
+
+
+#: RoPE frequency pairs (the fastest-turning ones) and the squared size per pair of the query and
+#: key parts that make a previous-token head: the attention logit at the wanted distance beats the
+#: next distance by ~5 (1.46 * PREV_STRENGTH / sqrt(head_dim))
+PREV_PAIRS, PREV_STRENGTH = 8, 30.0
+
+
+def _add_previous_token_heads(model, distances: Sequence[int], seed: int) -> None:
+    """Heads ``0..len(distances)-1`` of the first layer attend ``distance`` tokens back.
+
+    Every embedding gets one shared direction ``u``; after the input norm its size is the same
+    for every token, so the query and key parts built from ``u`` are constants. A constant query
+    ``q`` and key ``k`` give the logit ``sum_j |q_j| |k_j| cos((m - n) theta_j + phase_j)`` under
+    RoPE; with ``k`` equal to ``q`` turned ahead by ``distance * theta_j`` in each frequency pair
+    it peaks at ``m - n = distance``. (With tied embeddings the shared direction moves every
+    token's logit by the same amount, which softmax ignores.)"""
+    import math
+
+    import torch
+    cfg = model.config
+    hidden, heads = cfg.hidden_size, cfg.num_attention_heads
+    head_dim = hidden // heads
+    half = head_dim // 2
+    if len(distances) > heads or half < PREV_PAIRS:
+        raise ValueError(f"previous_token_heads {tuple(distances)}: needs {len(distances)} heads "
+                         f"of at least {2 * PREV_PAIRS} dimensions")
+    rope = getattr(cfg, "rope_parameters", None) or {}
+    base = rope.get("rope_theta") or getattr(cfg, "rope_theta", None) or 10000.0
+    gen = torch.Generator().manual_seed(seed + 1000)
+    u = torch.randn(hidden, generator=gen)
+    u /= u.norm()
+    emb = model.get_input_embeddings().weight
+    emb.add_(u * emb.norm(dim=1).mean())
+    size = math.sqrt(hidden) / math.sqrt(2.0)     # u's part of a normed input (|u part| = |rest|)
+    attn = model.model.layers[0].self_attn
+    for head, distance in enumerate(distances):
+        q, k = torch.zeros(head_dim), torch.zeros(head_dim)
+        for j in range(PREV_PAIRS):
+            angle = distance * base ** (-2 * j / head_dim)
+            a = math.sqrt(PREV_STRENGTH)
+            q[j] = a
+            k[j], k[j + half] = a * math.cos(angle), a * math.sin(angle)
+        rows = slice(head * head_dim, (head + 1) * head_dim)
+        attn.q_proj.weight[rows] += torch.outer(q, u) / size
+        attn.k_proj.weight[rows] += torch.outer(k, u) / size
 
 
 def build_random_adapter(model_dir: str | Path, out_dir: str | Path, *, seed: int = 0,
