@@ -180,3 +180,21 @@ def test_per_task_settings_reach_their_task_whatever_the_case():
     assert subs["arithmetic"]["filter"] == {"filter_num": 9} and subs["arithmetic"]["train"] == {"lora_r": 4}
     assert all("tasks" not in c and "per_task" not in c for c in subs.values())
     assert one_task(config, "WIKIFACTS")["filter"] == {"filter_num": 3}
+
+
+def test_every_shipped_preset_validates_and_the_learning_preset_runs_two_tasks():
+    from argparse import Namespace
+
+    from autoact.pipeline import preset_names, resolve_config, task_configs
+    assert {"smoke", "learning", "hotpotqa", "scienceqa"} <= set(preset_names())
+    for name in preset_names():
+        _, config = resolve_config(Namespace(preset=name, config=None, task=None, task_spec=[],
+                                             work_dir=None, set=[]))
+        assert task_configs(config), name
+    _, learning = resolve_config(Namespace(preset="learning", config=None, task=None, task_spec=[],
+                                           work_dir=None, set=[]))
+    subs = task_configs(learning)
+    assert [c["task"] for c in subs] == ["wikifacts", "arithmetic"]
+    assert (REPO / "autoact/assets/demo_prompts.yaml").samefile(learning["prompts"])
+    assert all(c["model"]["base_model"] == "demo" and c["train"]["learning_rate"] == 0.001 for c in subs)
+    assert learning["compare"] == ["zeroshot", "single", "no_reflect"]
