@@ -19,6 +19,9 @@ questions' own contexts: a closed setting), and writes the report. It shows that
 hand-off works on this machine; its scores mean nothing. The ``hotpotqa``/``scienceqa`` presets
 run the reference's protocol: its decoding (the stages' defaults) and live Wikipedia.
 
+``tasks: [a, b]`` (with ``per_task: {a: {...}}``) runs the whole pipeline once per task, each in
+``<work_dir>/<task>``, then one report of every task (the ``learning`` preset does so).
+
 Top-level keys besides the stage sections: ``task``, ``task_spec``, ``work_dir``, ``model``,
 ``prompts`` (a prompts file for every stage), ``wiki`` and ``corpus_index`` (the retrieval
 setting of synthesis and evaluation), ``compare`` (methods evaluated beside the main one, each
@@ -720,7 +723,9 @@ def make_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m autoact.pipeline", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--preset", choices=sorted(PRESETS), default=None,
-                   help="smoke (offline demo; the default when OPENAI_BASE_URL is not set), hotpotqa "
+                   help="smoke (offline plumbing check on a tiny random model; the default when "
+                        "OPENAI_BASE_URL is not set), learning (offline, two tasks, the demo base "
+                        "trained on CPU through every stage, rows autoact/zeroshot/single/no_reflect), hotpotqa "
                         "or scienceqa (the paper's recipe with the seed's hyper-parameters)")
     p.add_argument("--config", default=None, help="YAML/JSON config merged over the preset")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
