@@ -67,8 +67,6 @@ def main(args: argparse.Namespace) -> None:
 
 def _extras(args: argparse.Namespace, runs: list[dict], tasks: list[str], out) -> str:
     """The report's sections after the tables: samples, learning curves, stage times."""
-    from pathlib import Path
-
     from autoact.errors import DataError
     from autoact.io import read_json
     from autoact.report.extras import (curves_chart, curves_markdown, learning_curves,
@@ -83,20 +81,28 @@ def _extras(args: argparse.Namespace, runs: list[dict], tasks: list[str], out) -
             md += f"\n\n### Sample trajectories: {t}\n\n" + "\n\n".join(samples)
     if args.curves:
         curves = {}
-        for folder in args.curves:
-            label = f"{Path(folder).resolve().parent.name}/" if len(args.curves) > 1 else ""
-            curves |= {f"{label}{agent}": points for agent, points in learning_curves(folder).items()}
+        labels = _labels(args.curves)
+        for folder, label in zip(args.curves, labels):
+            prefix = f"{label}/" if len(args.curves) > 1 else ""
+            curves |= {f"{prefix}{agent}": points for agent, points in learning_curves(folder).items()}
         tmp = out / ".learning_curves.png.tmp"
         curves_chart(curves, tmp)
         tmp.replace(out / "learning_curves.png")
         md += "\n\n### Training\n\n" + curves_markdown(curves) + "\n\n![learning curves](learning_curves.png)"
     if args.timings:
         columns = {}
-        for path in args.timings:
+        for path, label in zip(args.timings, _labels(args.timings)):
             timings = read_json(path)
             if not isinstance(timings, dict):
                 raise DataError(f"--timings {path}: expected an object of stage: seconds")
-            columns[Path(path).resolve().parent.name] = timings
+            columns[label] = timings
         md += "\n\n### Run time (seconds per stage)\n\n" + timings_markdown(columns)
     return md
 
+
+def _labels(paths: list[str]) -> list[str]:
+    """Each path's parent folder name (a task's work folder), numbered when two are the same,
+    so that no run's curves or times overwrite another's."""
+    from pathlib import Path
+    names = [Path(p).resolve().parent.name for p in paths]
+    return [n if names.count(n) == 1 else f"{n} ({names[:i + 1].count(n)})" for i, n in enumerate(names)]
