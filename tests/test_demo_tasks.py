@@ -42,32 +42,38 @@ def test_teacher_questions_never_overlap_the_evaluation_questions():
     assert arith and not arith & shipped
 
 
-def _teacher_episodes(task, pairs, tools, env):
+def _teacher_episodes(task, pairs, tools, env, prompts=None):
     from autoact.testing.demo_teacher import demo_teacher
     llm = ScriptedLLM(demo_teacher)
     agent = ZeroshotThinkAgent(llm)
     out = []
     for i, (q, a) in enumerate(pairs):
-        ep = Episode(task, Example(f"q{i}", q, a), default_selection(tools), env, max_steps=10)
+        ep = Episode(task, Example(f"q{i}", q, a), default_selection(tools), env, max_steps=10,
+                     prompts=prompts)
         while not ep.done and not ep.check_halt():
             ep.act(*agent.step(ep, PARAMS))
         out.append(ep.record())
     return out
 
 
+@pytest.mark.parametrize("prompts", ["shipped", "demo"])
 @pytest.mark.parametrize("kind", ["wikifacts", "arithmetic"])
-def test_teacher_trajectories_vary_in_length_and_wording(kind):
+def test_teacher_trajectories_vary_in_length_and_wording(kind, prompts):
+    """Whether the instruction lists the tools (the shipped prompts) or names none (the learning
+    preset's one-sentence instruction), the teacher solves its own questions, in varied ways."""
+    from autoact.prompting import load_prompts
     from autoact.testing.demo_teacher import _arithmetic_pairs, _facts_pairs
     from autoact.tools import Environment
     from autoact.tools.corpus import OfflineCorpus, corpus_index
     task = get_task(kind)
     rng = random.Random(5)
+    p = load_prompts(REPO / "autoact/assets/demo_prompts.yaml") if prompts == "demo" else None
     if kind == "wikifacts":
         corpus = OfflineCorpus(corpus_index(task.corpus, "wikifacts"))
         env = Environment(wiki=corpus, search=corpus)
-        recs = _teacher_episodes(task, _facts_pairs(rng, 40), ["Retrieve", "Lookup", "BingSearch"], env)
+        recs = _teacher_episodes(task, _facts_pairs(rng, 40), ["Retrieve", "Lookup", "BingSearch"], env, p)
     else:
-        recs = _teacher_episodes(task, _arithmetic_pairs(rng, 40), ["Calculator"], Environment())
+        recs = _teacher_episodes(task, _arithmetic_pairs(rng, 40), ["Calculator"], Environment(), p)
     assert all(r["correct"] and r["finished"] for r in recs)
     assert len({r["n_steps"] for r in recs}) >= 3                      # lengths vary
     assert len({r["steps"][0]["thought"] for r in recs}) >= 3           # so does the wording

@@ -130,6 +130,14 @@ def _arithmetic_expression(question: str) -> str | None:
     return f"{a}+{b}"
 
 
+def _is_word_problem(question: str) -> bool:
+    """A question the teacher takes for arithmetic even when the instruction does not list
+    Calculator (the learning preset's one-sentence instruction names no tool): two numbers or
+    more, nothing quoted, and it asks for a quantity."""
+    return ('"' not in question and _arithmetic_expression(question) is not None
+            and re.search(r"\bhow (many|much|long)\b", question, re.I) is not None)
+
+
 # --------------------------------------------------------------------------------- facts (WikiFacts)
 
 _FACT_KEYWORD = {"founded": "founded", "people": "people", "river": "river"}
@@ -285,7 +293,7 @@ def _solve(req: Request) -> str:
     question = prompt[prompt.rfind("\nQuestion: ") + 11:].split("\n", 1)[0]
     steps = _steps(prompt)
     thought = prompt.rsplit("\n", 2)[-2][len(f"Thought {n}: "):] if kind == "Action" else ""
-    if "Calculator[" in prompt.split("\nQuestion: ")[0]:
+    if "Calculator[" in prompt.split("\nQuestion: ")[0] or _is_word_problem(question):
         return " " + _arithmetic_step(kind, n, question, steps)
     if any(w in _town_names() for w in re.findall(r"[A-Z][a-z]+", question)):
         return " " + _facts_step(kind, n, question, steps)
