@@ -141,6 +141,29 @@ def test_overfit_then_local_backend_reproduces_a_training_output(tmp_path, tiny_
     assert other.returncode == 2 and "--overwrite_output_dir True" in other.stderr
 
 
+def test_an_adapter_depends_on_its_seed_not_on_what_ran_before(tmp_path, tiny_model, data):
+    """The pipeline trains the agents one after another in one process: the second agent's
+    random start must not depend on the first agent's training (it did: the same settings gave
+    Calculator arguments 58% or 24% right depending on what had run before)."""
+    import torch
+    from safetensors.torch import load_file
+
+    from autoact.train.lora import train
+
+    def adapter(name, noise, *extra):
+        torch.manual_seed(noise)
+        torch.rand(1000)                        # whatever ran before in this process
+        out = tmp_path / name
+        train(["--model_name_or_path", str(tiny_model), "--data_path", str(data), "--output_dir", str(out),
+               "--max_steps", "1", "--per_device_train_batch_size", "2", "--save_strategy", "no",
+               "--lora_dropout", "0", "--disable_tqdm", "True", *extra])
+        return load_file(out / "adapter_model.safetensors")
+
+    a, b, c = adapter("a", 1), adapter("b", 2), adapter("c", 1, "--seed", "7")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
 @pytest.mark.slow
 def test_seed_command_under_deepspeed_zero3_on_cpu(tmp_path, tiny_model, data):
     """The seed command as written (model, data, output, fp16 and epochs changed for a CPU),

@@ -420,6 +420,9 @@ def train(argv: list[str] | None = None) -> dict:
         raise ConfigError(f"{out} holds an adapter trained on other data or settings; pass "
                           f"--overwrite_output_dir True to replace it")
 
+    # the adapter's random start comes from --seed, not from whatever ran before in this process
+    # (the pipeline trains the agents one after another in one process)
+    transformers.set_seed(train_args.seed)
     tokenizer, model, resolved = load_model(model_args, lora_args, train_args)
     with train_args.main_process_first(desc="tokenising"):
         dataset, data_stats = build_dataset(tokenizer, data_args.data_path, train_args.model_max_length)
