@@ -122,7 +122,8 @@ def test_word_tokenizer_round_trips_and_keeps_names_and_numbers_whole():
     from autoact.testing.tiny import WORD_NUMBERS, _word_texts, build_word_tokenizer
     tok = build_word_tokenizer()
     for text in ["Action 3: Finish[1245]\nObservation 2: (Result 1/1) Stobri was founded in 1465.",
-                 "héllo wörld ☃ 12345678 tabs\tand  two spaces", "Calculator[80 + 16]\n### Response:\n"]:
+                 "héllo wörld ☃ 12345678 tabs\tand  two spaces", "Calculator[80 + 16]\n### Response:\n",
+                 "### Response: x\n### Response:"]:
         ids = tok(text, add_special_tokens=False)["input_ids"]
         assert tok.decode(ids) == text
     def pieces(w):
@@ -132,6 +133,9 @@ def test_word_tokenizer_round_trips_and_keeps_names_and_numbers_whole():
     for word in set(re.findall(r"[A-Z][a-z]+", corpus)) | {"0", "7", "1465", str(WORD_NUMBERS - 1)}:
         assert pieces(word) == [word], word
     assert len(pieces(str(WORD_NUMBERS))) > 1
+    # the response marker the agents are trained with is one token, like a chat model's markers
+    from autoact.llm.templates import RESPONSE_MARKER
+    assert pieces("Thought 1:" + RESPONSE_MARKER) == ["Thought", " ", "1", ":", RESPONSE_MARKER]
     # the evaluation files are not read: a word found only there is spelled out
     counted, every = _word_texts()
     known = set(re.findall(r"[^\W\d_]+", " ".join(counted + every)))
@@ -167,10 +171,11 @@ def test_demo_base_model_ties_embeddings_and_starts_attention_near_identity(tmp_
         build_tiny_model(tmp_path / "bad", TinyConfig(tokenizer="chars"))
 
 
-def test_demo_base_model_starts_with_heads_that_look_one_and_two_tokens_back(tmp_path):
-    """The demo base's first layer: head 0 attends to the previous token, head 1 to the one
-    before, on any text (the shared embedding direction makes their queries and keys constant);
-    the other heads and the tiny model do not."""
+def test_demo_base_model_starts_with_heads_that_look_one_to_four_tokens_back(tmp_path):
+    """The demo base's first layer: head h attends h + 1 tokens back, on any text (the shared
+    embedding direction makes their queries and keys constant); the tiny model's heads do not.
+    Four back is where the response marker's position sees the step label (``Thought`` or
+    ``Action``) that says what the agent is to write."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -183,17 +188,24 @@ def test_demo_base_model_starts_with_heads_that_look_one_and_two_tokens_back(tmp
     n = ids.shape[1]
     with torch.no_grad():
         att = model(ids, output_attentions=True).attentions[0][0]      # layer 0: (heads, n, n)
-    rows = torch.arange(3, n)
-    for head, distance in ((0, 1), (1, 2)):
+    rows = torch.arange(5, n)
+    for head, distance in ((0, 1), (1, 2), (2, 3), (3, 4)):
         looked = rows - att[head, rows].argmax(-1)
         assert (looked == distance).float().mean().item() > 0.9, (head, looked.tolist())
-        assert att[head, rows, rows - distance].mean().item() > 0.75
-    assert (rows - att[2, rows].argmax(-1)).tolist() != [1] * len(rows)
-    assert json.loads((out / "autoact_tiny.json").read_text())["previous_token_heads"] == [1, 2]
+        assert att[head, rows, rows - distance].mean().item() > 0.7, head
+    assert json.loads((out / "autoact_tiny.json").read_text())["previous_token_heads"] == [1, 2, 3, 4]
+    # at the response marker (one token) the fourth head reads the step label
+    from autoact.llm.templates import agent_prompt
+    for label in ("Thought", "Action"):
+        ids2 = tok(agent_prompt(f"Question: Where? {label} 3:"), return_tensors="pt").input_ids
+        assert tok.convert_ids_to_tokens(ids2[0, -5:].tolist())[0] == label
+        with torch.no_grad():
+            att2 = model(ids2, output_attentions=True).attentions[0][0]
+        assert att2[3, -1].argmax().item() == ids2.shape[1] - 5
     plain = AutoModelForCausalLM.from_pretrained(build_tiny_model(tmp_path / "plain", TinyConfig()),
                                                  attn_implementation="eager")
     with torch.no_grad():
         att = plain(ids.clamp(max=plain.config.vocab_size - 1), output_attentions=True).attentions[0][0]
     assert att[0, rows, rows - 1].mean().item() < 0.5
     with pytest.raises(ValueError, match="previous_token_heads"):
-        build_tiny_model(tmp_path / "bad", TinyConfig(previous_token_heads=(1, 2, 3)))
+        build_tiny_model(tmp_path / "bad", TinyConfig(previous_token_heads=(1, 2, 3)))   # 2 heads

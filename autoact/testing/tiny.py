@@ -59,11 +59,13 @@ class TinyConfig:
 
 
 #: the offline demo's base model (``base_model: demo`` in a pipeline config): word-level tokens,
-#: tied embeddings and identity-like value/output projections, ~1.3M parameters besides the
-#: embeddings (2.3M). Random like the others: it learns only through the adapters trained on it.
+#: tied embeddings, identity-like value/output projections and first-layer heads that look 1 to 4
+#: tokens back (from the response marker, 4 back is the step label: ``Thought`` or ``Action``),
+#: ~1.3M parameters besides the embeddings (2.3M). Random like the others: it learns only
+#: through the adapters trained on it.
 DEMO = TinyConfig(hidden_size=256, intermediate_size=512, num_hidden_layers=2, num_attention_heads=4,
                   tokenizer="word", tie_word_embeddings=True, identity_value_output=1.0,
-                  previous_token_heads=(1, 2))
+                  previous_token_heads=(1, 2, 3, 4))
 
 #: about 100M parameters, for memory benchmarks
 MEDIUM = TinyConfig(hidden_size=768, intermediate_size=2560, num_hidden_layers=12,
@@ -128,11 +130,16 @@ def build_word_tokenizer():
     punctuation mark is one token; anything else falls back to characters, then bytes, so every
     text round-trips. Known words: those seen :data:`WORD_MIN_COUNT` times in the shipped
     tokenizer corpus, and every word of the shipped prompts, task specs and their corpora (the
-    evaluation files are not read). A copy of a name or a number is then one token to copy."""
+    evaluation files are not read). A copy of a name or a number is then one token to copy. The
+    response marker the agents are trained with (``\n### Response:\n``) is one token too, as a
+    chat model's turn markers are, so that the step label stays a few tokens from where the
+    agent starts writing."""
     import collections
     import re
 
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
+
+    from autoact.llm.templates import RESPONSE_MARKER
 
     word = re.compile(r"[^\W\d_]+|\d+")
     counted, every = _word_texts()
@@ -147,8 +154,10 @@ def build_word_tokenizer():
         if piece not in seen:
             vocab.append((piece, score))
             seen.add(piece)
+    vocab.append((RESPONSE_MARKER, 0.0))
     tok = Tokenizer(models.Unigram(vocab, unk_id=0, byte_fallback=True))
-    tok.pre_tokenizer = pre_tokenizers.Split(Regex(r"[^\W\d_]+|\d+|."), behavior="isolated")
+    tok.pre_tokenizer = pre_tokenizers.Split(Regex(re.escape(RESPONSE_MARKER) + r"|[^\W\d_]+|\d+|."),
+                                             behavior="isolated")
     tok.decoder = decoders.Sequence([decoders.ByteFallback(), decoders.Fuse()])
     return _as_llama_tokenizer(tok)
 
