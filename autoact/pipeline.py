@@ -9,7 +9,9 @@ tool_selection (tool_selected.py) -> trajectories (run_task.py) -> filter (Scrip
 -> train (train_lora.py, once per agent) -> eval (run_eval.py) -> report (Scripts/report.py). A
 stage whose complete output exists is skipped, so a rerun after a crash continues where it
 stopped. Settings: a preset, then a YAML/JSON config file, then ``--set section.key=value``;
-the keys of a stage's section are its script's flags (unknown keys are an error).
+the keys of a stage's section are its script's flags (unknown keys are an error);
+``train.plan``, ``train.tool``, ``train.reflect`` and ``train.single`` hold one agent's own
+training flags, merged over the section's.
 
 The ``smoke`` preset (the default when no server is configured) needs no GPU, network or weights:
 it builds the tiny random model, uses the scripted DEMO TEACHER (:mod:`autoact.testing.demo_teacher`, not
@@ -45,6 +47,9 @@ from autoact.cli import run
 from autoact.data import deepspeed_config
 from autoact.errors import ConfigError
 from autoact.llm.models import ROLES
+
+#: the agents trained in the train stage; each may have its own settings (train.plan: {...})
+TRAIN_ROLES = (*ROLES, "single")
 
 STAGES = ("self_instruct", "tool_selection", "trajectories", "filter", "train", "eval", "report")
 #: each stage's seed script and the module of its front end (autoact/commands/<module>.py)
@@ -92,9 +97,10 @@ def preset_names() -> list[str]:
 
 def preset_train_flags(name: str) -> list[str]:
     """``train_lora.py`` flags from a preset's ``train`` section, without the launcher and the
-    DeepSpeed config (the caller's choice): what ``Scripts/train_agents.sh`` passes."""
+    DeepSpeed config (the caller's choice): what ``Scripts/train_agents.sh`` passes. (A
+    preset's settings for one agent, ``train.<agent>``, are the pipeline's alone.)"""
     train = {k: v for k, v in PRESETS[name].get("train", {}).items()
-             if k not in ("launcher", "deepspeed")}
+             if k not in ("launcher", "deepspeed", *TRAIN_ROLES)}
     return to_argv(train, {})
 
 
@@ -231,6 +237,21 @@ def validate(config: dict) -> None:
         if not isinstance(section, dict):
             raise ConfigError(f"config section {stage!r} must be a mapping of flags")
         flags = stage_flags(stage)
+        if stage == "train":                # train.plan: {...}: settings for one agent's training
+            for role in TRAIN_ROLES:
+                sub = section.get(role)
+                if sub is None:
+                    continue
+                if not isinstance(sub, dict):
+                    raise ConfigError(f"train.{role} must be a mapping of training flags for the {role} "
+                                      f"agent, got {json.dumps(sub)}")
+                for key in sub:
+                    if key in WIRED[stage] or key == "launcher" or key in TRAIN_ROLES:
+                        raise ConfigError(f"train.{role}.{key} cannot be set for one agent")
+                    if key not in flags:
+                        raise ConfigError(f"unknown key train.{role}.{key}: not a flag of train_lora.py")
+                    check_value(stage, key, sub[key], flags[key], agent=role)
+            section = {k: v for k, v in section.items() if k not in TRAIN_ROLES}
         for key in section:
             if key in WIRED[stage]:
                 raise ConfigError(f"{stage}.{key} is set by the pipeline (it wires the stages together)")
@@ -280,12 +301,13 @@ def one_task(config: dict, task: str) -> dict:
     return out | {"task": task}
 
 
-def check_value(stage: str, key: str, value, action: argparse.Action | None) -> None:
+def check_value(stage: str, key: str, value, action: argparse.Action | None, *, agent: str = "") -> None:
     """A stage setting parses as its flag would (the flag's own type and choices; for training,
-    the dataclass field's type), else a :class:`ConfigError` naming ``stage.key``."""
+    the dataclass field's type), else a :class:`ConfigError` naming ``stage.key`` (with the
+    agent's name between them for one agent's training setting)."""
     if value is None:
         return
-    where = f"{stage}.{key}={json.dumps(value)}"
+    where = f"{stage}.{agent + '.' if agent else ''}{key}={json.dumps(value)}"
     if isinstance(value, dict):
         raise ConfigError(f"{where}: a flag value cannot be a mapping")
     if stage == "train":
@@ -504,6 +526,7 @@ class Pipeline:
         launcher = sec.pop("launcher", "python")
         if isinstance(sec.get("deepspeed"), str):
             sec["deepspeed"] = str(deepspeed_config(sec["deepspeed"]).resolve())
+        per_role = {role: sec.pop(role) or {} for role in TRAIN_ROLES if role in sec}
         base = self.base_model()
         roles = list(ROLES)
         if "single" in self.compare:         # one adapter on every role's data (FireAct-style)
@@ -512,7 +535,7 @@ class Pipeline:
         for role in roles:
             out = self.paths["lora"] / role
             argv = ["--model_name_or_path", base, "--data_path", str(self.paths["data"] / f"data_{role}.json"),
-                    "--output_dir", str(out)] + to_argv(sec, {})
+                    "--output_dir", str(out)] + to_argv(sec | per_role.get(role, {}), {})
             print(f"  training the {role} agent -> {out}")
             if launcher == "python":
                 from autoact.train.lora import train
