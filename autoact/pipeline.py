@@ -237,27 +237,24 @@ def validate(config: dict) -> None:
         if not isinstance(section, dict):
             raise ConfigError(f"config section {stage!r} must be a mapping of flags")
         flags = stage_flags(stage)
-        if stage == "train":                # train.plan: {...}: settings for one agent's training
+        parts = [("", section)]             # (agent, settings): train.plan: {...} is one agent's
+        if stage == "train":
             for role in TRAIN_ROLES:
-                sub = section.get(role)
-                if sub is None:
-                    continue
-                if not isinstance(sub, dict):
+                if section.get(role) is not None and not isinstance(section[role], dict):
                     raise ConfigError(f"train.{role} must be a mapping of training flags for the {role} "
-                                      f"agent, got {json.dumps(sub)}")
-                for key in sub:
-                    if key in WIRED[stage] or key == "launcher" or key in TRAIN_ROLES:
-                        raise ConfigError(f"train.{role}.{key} cannot be set for one agent")
-                    if key not in flags:
-                        raise ConfigError(f"unknown key train.{role}.{key}: not a flag of train_lora.py")
-                    check_value(stage, key, sub[key], flags[key], agent=role)
-            section = {k: v for k, v in section.items() if k not in TRAIN_ROLES}
-        for key in section:
-            if key in WIRED[stage]:
-                raise ConfigError(f"{stage}.{key} is set by the pipeline (it wires the stages together)")
-            if key not in flags:
-                raise ConfigError(f"unknown key {stage}.{key}: not a flag of {FRONT_ENDS.get(stage, ('train_lora.py',))[0]}")
-            check_value(stage, key, section[key], flags[key])
+                                      f"agent, got {json.dumps(section[role])}")
+            parts = [("", {k: v for k, v in section.items() if k not in TRAIN_ROLES})] + \
+                [(role, section[role]) for role in TRAIN_ROLES if section.get(role) is not None]
+        for agent, settings in parts:
+            for key in settings:
+                name = f"{stage}.{agent + '.' if agent else ''}{key}"
+                if agent and (key in WIRED[stage] or key == "launcher" or key in TRAIN_ROLES):
+                    raise ConfigError(f"{name} cannot be set for one agent")
+                if key in WIRED[stage]:
+                    raise ConfigError(f"{name} is set by the pipeline (it wires the stages together)")
+                if key not in flags:
+                    raise ConfigError(f"unknown key {name}: not a flag of {FRONT_ENDS.get(stage, ('train_lora.py',))[0]}")
+                check_value(stage, key, settings[key], flags[key], agent=agent)
 
 
 def task_configs(config: dict) -> list[dict]:
