@@ -450,8 +450,11 @@ class Pipeline:
     def base_model(self) -> str:
         name = str(self.model.get("base_model") or "")
         if name in ("tiny", "demo"):
-            from autoact.testing.tiny import SIZES, build_tiny_model
-            return str(build_tiny_model(self.work / f"{name}-model", SIZES[name]))
+            from autoact.testing.tiny import SIZES, build_tiny_model, cached_tiny_model
+            config = SIZES[name]
+            if config.pretrain_steps:          # minutes to build: kept in the user's cache
+                return str(cached_tiny_model(name, config))
+            return str(build_tiny_model(self.work / f"{name}-model", config))
         if not name:
             raise ConfigError("model.base_model is not set: the model the agents are trained on "
                               "(a folder, hub id or alias), e.g. --set model.base_model=/models/Llama-2-13b-chat-hf")

@@ -14,6 +14,19 @@ REPO = Path(__file__).resolve().parents[1]
 ROLES = ("plan", "tool", "reflect")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def model_cache(tmp_path_factory):
+    """Built base models (the pre-trained demo base) go to a folder of this test session, never
+    the user's cache, so no test depends on what an earlier run left there."""
+    old = os.environ.get("AUTOACT_CACHE")
+    os.environ["AUTOACT_CACHE"] = str(tmp_path_factory.mktemp("model-cache"))
+    yield Path(os.environ["AUTOACT_CACHE"])
+    if old is None:
+        os.environ.pop("AUTOACT_CACHE", None)
+    else:
+        os.environ["AUTOACT_CACHE"] = old
+
+
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
     from autoact.testing.tiny import build_tiny_model

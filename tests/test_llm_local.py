@@ -2,6 +2,7 @@
 
 import json
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,12 @@ import pytest
 from autoact.errors import ConfigError, LLMResponseError
 from autoact.llm import SamplingParams
 from autoact.llm.scripted import ScriptedLLM
+
+def _demo_start():
+    """The demo base's random start, before its pre-training (tests/test_pretrain.py has that)."""
+    from autoact.testing.tiny import DEMO
+    return replace(DEMO, pretrain_steps=0)
+
 
 PROMPTS = ["Question: Who was the best kick boxer?\nThought 1:",
            "Thought 1: I need to retrieve",
@@ -150,8 +157,8 @@ def test_demo_base_model_ties_embeddings_and_starts_attention_near_identity(tmp_
     import torch
     from transformers import AutoModelForCausalLM
 
-    from autoact.testing.tiny import DEMO, TinyConfig, build_tiny_model
-    out = build_tiny_model(tmp_path / "demo", DEMO)
+    from autoact.testing.tiny import TinyConfig, build_tiny_model
+    out = build_tiny_model(tmp_path / "demo", _demo_start())
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["tie_word_embeddings"] is True and cfg["hidden_size"] == 256
     assert cfg["hidden_size"] // cfg["num_attention_heads"] == 64
@@ -179,8 +186,8 @@ def test_demo_base_model_starts_with_heads_that_look_one_to_four_tokens_back(tmp
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from autoact.testing.tiny import DEMO, TinyConfig, build_tiny_model
-    out = build_tiny_model(tmp_path / "demo", DEMO)
+    from autoact.testing.tiny import TinyConfig, build_tiny_model
+    out = build_tiny_model(tmp_path / "demo", _demo_start())
     model = AutoModelForCausalLM.from_pretrained(out, dtype=torch.float32, attn_implementation="eager")
     tok = AutoTokenizer.from_pretrained(out)
     text = "Question: Which river flows through Stobri? Thought 1: I will look up river in 1465."

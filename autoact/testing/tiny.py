@@ -12,7 +12,10 @@ Llama's, has no pad token (like Llama-2's) and carries a minimal chat template.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import os
+import shutil
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -56,16 +59,20 @@ class TinyConfig:
     #: embedding, read by those heads' query and key projections with RoPE phases that peak at
     #: the given distance. Empty: none.
     previous_token_heads: tuple[int, ...] = ()
+    #: steps of full-parameter pre-training on generic sentences after the random start
+    #: (:mod:`autoact.testing.pretrain`); 0: none, the model stays random
+    pretrain_steps: int = 0
 
 
 #: the offline demo's base model (``base_model: demo`` in a pipeline config): word-level tokens,
 #: tied embeddings, identity-like value/output projections and first-layer heads that look 1 to 4
 #: tokens back (from the response marker, 4 back is the step label: ``Thought`` or ``Action``),
-#: ~1.3M parameters besides the embeddings (2.3M). Random like the others: it learns only
-#: through the adapters trained on it.
+#: ~1.3M parameters besides the embeddings (2.3M), then pre-trained for 800 steps on generic
+#: sentences that repeat names, words and numbers (:mod:`autoact.testing.pretrain`; about
+#: 6 minutes on 2 CPU cores, once: :func:`cached_tiny_model` keeps it).
 DEMO = TinyConfig(hidden_size=256, intermediate_size=512, num_hidden_layers=2, num_attention_heads=4,
                   tokenizer="word", tie_word_embeddings=True, identity_value_output=1.0,
-                  previous_token_heads=(1, 2, 3, 4))
+                  previous_token_heads=(1, 2, 3, 4), pretrain_steps=800)
 
 #: about 100M parameters, for memory benchmarks
 MEDIUM = TinyConfig(hidden_size=768, intermediate_size=2560, num_hidden_layers=12,
@@ -199,11 +206,54 @@ def build_tiny_model(out_dir: str | Path, config: TinyConfig = TinyConfig(), *,
                 o.mul_(0.5).add_(torch.eye(*o.shape))
         if config.previous_token_heads:
             _add_previous_token_heads(model, config.previous_token_heads, config.seed)
+    if config.pretrain_steps:
+        from autoact.testing.pretrain import PretrainConfig, pretrain
+        log = pretrain(model, tokenizer, PretrainConfig(steps=config.pretrain_steps, seed=config.seed),
+                       ASSET, out / "pretrain-work")
+        shutil.rmtree(out / "pretrain-work", ignore_errors=True)
+        (out / "pretrain_log.json").write_text(json.dumps(log, indent=1) + "\n")
     model.generation_config = GenerationConfig(bos_token_id=tokenizer.bos_token_id,
                                                eos_token_id=tokenizer.eos_token_id)
     model.save_pretrained(out)
     (out / "autoact_tiny.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
     return out
+
+
+def cache_dir() -> Path:
+    """Where built base models are kept: ``$AUTOACT_CACHE``, else ``$XDG_CACHE_HOME/autoact``,
+    else ``~/.cache/autoact``."""
+    if os.environ.get("AUTOACT_CACHE"):
+        return Path(os.environ["AUTOACT_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "autoact"
+
+
+def cached_tiny_model(name: str, config: TinyConfig) -> Path:
+    """``config``'s model, built once into :func:`cache_dir` under a versioned name that changes
+    with the shape, the pre-training recipe and the shipped texts the tokenizer is made from, so
+    a rerun (or another work folder) reuses it and a changed recipe never does. Built in a
+    temporary folder and renamed into place: a crash leaves no half-built model behind."""
+    from autoact.testing.pretrain import PRETRAIN_VERSION, SHAPES
+
+    counted, every = _word_texts()
+    key = hashlib.sha256(json.dumps([asdict(config), PRETRAIN_VERSION, SHAPES, counted, every])
+                         .encode("utf-8")).hexdigest()[:12]
+    path = cache_dir() / "models" / f"{name}-v{PRETRAIN_VERSION}-{key}"
+    if (path / "config.json").exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    print(f"base model {name}: building it once into {path}"
+          + (f" ({config.pretrain_steps} steps of pre-training, minutes on a CPU)"
+             if config.pretrain_steps else ""), file=sys.stderr, flush=True)
+    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    build_tiny_model(tmp, config, overwrite=True)
+    try:
+        os.rename(tmp, path)
+    except OSError:           # another process finished first: keep its copy
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not (path / "config.json").exists():
+            raise
+    return path
 
 
 #: RoPE frequency pairs (the fastest-turning ones) and the squared size per pair of the query and
@@ -286,8 +336,13 @@ def make_parser() -> argparse.ArgumentParser:
                         "(in OUT-adapters/NAME), e.g. plan,tool,reflect")
     p.add_argument("--size", choices=tuple(SIZES), default="tiny",
                    help="tiny: ~0.6M parameters (default); demo: word-level tokens, tied embeddings, "
-                        "attention started near the identity (the pipeline's base_model: demo); "
-                        "medium: ~100M, for memory benchmarks")
+                        "attention started near the identity, then pre-trained on generic sentences "
+                        "(the pipeline's base_model: demo; minutes on a CPU); medium: ~100M, for "
+                        "memory benchmarks")
+    p.add_argument("--pretrain_steps", type=int, default=None,
+                   help="steps of full-parameter pre-training on generic sentences (see "
+                        "autoact/testing/pretrain.py); default: the size's own (800 for demo, 0 "
+                        "for the others); 0: the random start")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--overwrite", action="store_true", help="rebuild even if OUT holds a model")
     return p
@@ -297,6 +352,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     base = SIZES[args.size]
     cfg = TinyConfig(**{**asdict(base), "seed": args.seed})
+    if args.pretrain_steps is not None:
+        if args.pretrain_steps < 0:
+            make_parser().error(f"--pretrain_steps must be 0 or more, not {args.pretrain_steps}")
+        cfg = TinyConfig(**{**asdict(cfg), "pretrain_steps": args.pretrain_steps})
     out = build_tiny_model(args.out, cfg, overwrite=args.overwrite)
     print(f"model: {out}")
     for i, name in enumerate(n for n in args.adapters.split(",") if n):
