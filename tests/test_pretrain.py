@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -101,6 +104,18 @@ def test_the_cache_builds_once_under_a_versioned_name(tmp_path, monkeypatch):
     other = tiny.cached_tiny_model("small", replace(SMALL, pretrain_steps=3))
     assert other != first and other.parent == first.parent
     assert sorted(p.name for p in first.parent.iterdir()) == sorted([first.name, other.name])
+    # a build that crashed left its temporary folder: the next build of that model removes it,
+    # while another process's build in progress keeps its own
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    third = replace(SMALL, pretrain_steps=2)
+    target = tiny.cache_path("small", third)
+    crashed = target.with_name(f"{target.name}.tmp{gone.pid}")
+    running = target.with_name(f"{target.name}.tmp{os.getppid()}")
+    crashed.mkdir()
+    running.mkdir()
+    assert tiny.cached_tiny_model("small", third) == target
+    assert not crashed.exists() and running.exists()
 
 
 def test_the_pipeline_takes_the_demo_base_from_the_cache(tmp_path, monkeypatch):

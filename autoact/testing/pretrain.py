@@ -122,7 +122,7 @@ def pretrain(model, tokenizer, config: PretrainConfig, corpus: Path, work_dir: P
         learning_rate=config.learning_rate, warmup_steps=config.warmup_steps,
         lr_scheduler_type="linear", max_grad_norm=config.max_grad_norm, weight_decay=0.0,
         seed=config.seed, data_seed=config.seed, logging_steps=max(1, config.steps // 20),
-        save_strategy="no", report_to=[], disable_tqdm=True, use_cpu=not torch.cuda.is_available(),
+        save_strategy="no", report_to=[], disable_tqdm=False, use_cpu=not torch.cuda.is_available(),
         dataloader_num_workers=0)
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()

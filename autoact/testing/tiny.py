@@ -227,23 +227,41 @@ def cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "autoact"
 
 
-def cached_tiny_model(name: str, config: TinyConfig) -> Path:
-    """``config``'s model, built once into :func:`cache_dir` under a versioned name that changes
-    with the shape, the pre-training recipe and the shipped texts the tokenizer is made from, so
-    a rerun (or another work folder) reuses it and a changed recipe never does. Built in a
-    temporary folder and renamed into place: a crash leaves no half-built model behind."""
+def _pid_alive(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:          # someone else's process: alive
+        return True
+    return True
+
+
+def cache_path(name: str, config: TinyConfig) -> Path:
+    """The folder :func:`cached_tiny_model` keeps ``config``'s model in."""
     from autoact.testing.pretrain import PRETRAIN_VERSION, SHAPES
 
     counted, every = _word_texts()
     key = hashlib.sha256(json.dumps([asdict(config), PRETRAIN_VERSION, SHAPES, counted, every])
                          .encode("utf-8")).hexdigest()[:12]
-    path = cache_dir() / "models" / f"{name}-v{PRETRAIN_VERSION}-{key}"
+    return cache_dir() / "models" / f"{name}-v{PRETRAIN_VERSION}-{key}"
+
+
+def cached_tiny_model(name: str, config: TinyConfig) -> Path:
+    """``config``'s model, built once into :func:`cache_dir` under a versioned name that changes
+    with the shape, the pre-training recipe and the shipped texts the tokenizer is made from, so
+    a rerun (or another work folder) reuses it and a changed recipe never does. Built in a
+    temporary folder and renamed into place: a crash leaves no half-built model behind."""
+    path = cache_path(name, config)
     if (path / "config.json").exists():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     print(f"base model {name}: building it once into {path}"
           + (f" ({config.pretrain_steps} steps of pre-training, minutes on a CPU)"
              if config.pretrain_steps else ""), file=sys.stderr, flush=True)
+    for stale in path.parent.glob(f"{path.name}.tmp*"):     # left by a build that crashed
+        if not _pid_alive(stale.name.rsplit(".tmp", 1)[1]):
+            shutil.rmtree(stale, ignore_errors=True)
     tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     build_tiny_model(tmp, config, overwrite=True)
