@@ -166,7 +166,7 @@ def test_several_tasks_in_one_run_share_one_report(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(1800)
+@pytest.mark.timeout(2700)
 def test_the_trained_group_follows_the_protocol_that_the_untrained_base_never_does(tmp_path):
     """Issue 12's end-to-end check of the method, the part that holds today: the learning
     preset's chain on Arithmetic (the demo base built and pre-trained, the teacher's 200
