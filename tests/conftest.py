@@ -18,13 +18,10 @@ ROLES = ("plan", "tool", "reflect")
 def model_cache(tmp_path_factory):
     """Built base models (the pre-trained demo base) go to a folder of this test session, never
     the user's cache, so no test depends on what an earlier run left there."""
-    old = os.environ.get("AUTOACT_CACHE")
-    os.environ["AUTOACT_CACHE"] = str(tmp_path_factory.mktemp("model-cache"))
-    yield Path(os.environ["AUTOACT_CACHE"])
-    if old is None:
-        os.environ.pop("AUTOACT_CACHE", None)
-    else:
-        os.environ["AUTOACT_CACHE"] = old
+    cache = tmp_path_factory.mktemp("model-cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AUTOACT_CACHE", str(cache))
+        yield cache
 
 
 @pytest.fixture(scope="session")

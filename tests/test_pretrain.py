@@ -23,8 +23,7 @@ SMALL = tiny.TinyConfig(hidden_size=64, intermediate_size=128, num_attention_hea
 
 @pytest.fixture(scope="module")
 def pools():
-    tok = tiny.build_word_tokenizer()
-    return pretrain.word_pools(set(tok.get_vocab()), tiny.ASSET)
+    return pretrain.word_pools(tiny.frequent_words())
 
 
 def _task_texts() -> list[str]:

@@ -24,9 +24,9 @@ questions (``tests/test_pretrain.py`` checks it against every shipped task file)
 from __future__ import annotations
 
 import random
-import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
 #: bump when the text or the recipe changes: the cached base's folder name carries it
 PRETRAIN_VERSION = 2
@@ -50,7 +50,6 @@ SENTENCES_PER_EXAMPLE = 3
 #: the least and most words of ``{s}`` besides its two numbers and its name
 FILLER = (4, 12)
 NUMBERS = 5000
-MIN_COUNT = 3
 
 
 @dataclass(frozen=True)
@@ -63,17 +62,14 @@ class PretrainConfig:
     seed: int = 0
 
 
-def word_pools(vocab: set[str], corpus: Path) -> tuple[list[str], list[str]]:
-    """(capitalised words, lower-case words): words of ``vocab`` that ``corpus`` has at least
-    :data:`MIN_COUNT` times, sorted, at least three letters long."""
-    import collections
-    counts = collections.Counter(re.findall(r"[^\W\d_]+", corpus.read_text(encoding="utf-8")))
-    ok = sorted(w for w in vocab if counts[w] >= MIN_COUNT and len(w) >= 3 and w.isascii()
-                and w.isalpha())
+def word_pools(words: Iterable[str]) -> tuple[list[str], list[str]]:
+    """(capitalised words, lower-case words) of ``words`` (the tokenizer corpus's frequent ones:
+    :func:`autoact.testing.tiny.frequent_words`), sorted, ASCII letters, at least three long."""
+    ok = sorted(w for w in words if len(w) >= 3 and w.isascii() and w.isalpha())
     caps = [w for w in ok if w[0].isupper() and w[1:].islower()]
     lower = [w for w in ok if w.islower()]
     if len(caps) < 2 or len(lower) < 2:
-        raise ValueError(f"the vocabulary has too few words of {corpus} for the pre-training text")
+        raise ValueError("too few words for the pre-training text")
     return caps, lower
 
 
@@ -104,18 +100,20 @@ def sentences(n: int, caps: list[str], lower: list[str], seed: int = 0) -> list[
     return ["\n".join(one() for _ in range(SENTENCES_PER_EXAMPLE)) for _ in range(n)]
 
 
-def pretrain(model, tokenizer, config: PretrainConfig, corpus: Path, work_dir: Path) -> list[dict]:
-    """Train every weight of ``model`` in place on :func:`sentences`; returns the loss log."""
+def pretrain(model, tokenizer, config: PretrainConfig, words: Iterable[str], work_dir: Path) -> list[dict]:
+    """Train every weight of ``model`` in place on :func:`sentences` made of ``words``; returns
+    the loss log."""
     import torch
     from datasets import Dataset
     from transformers import DataCollatorForLanguageModeling, Trainer, TrainingArguments
     from transformers.utils import logging as hf_logging
 
-    caps, lower = word_pools(set(tokenizer.get_vocab()), corpus)
+    caps, lower = word_pools(words)
     texts = sentences(config.steps * config.batch_size, caps, lower, config.seed)
     data = Dataset.from_dict({"text": texts}).map(
         lambda b: tokenizer(b["text"]), batched=True, remove_columns=["text"])
-    if tokenizer.pad_token is None:
+    pad = tokenizer.pad_token
+    if pad is None:
         tokenizer.pad_token = tokenizer.unk_token
     args = TrainingArguments(
         output_dir=str(work_dir), max_steps=config.steps, per_device_train_batch_size=config.batch_size,
@@ -132,6 +130,6 @@ def pretrain(model, tokenizer, config: PretrainConfig, corpus: Path, work_dir: P
         trainer.train()
     finally:
         hf_logging.set_verbosity(verbosity)
-        tokenizer.pad_token = None
+        tokenizer.pad_token = pad
     model.eval()
     return [{"step": e["step"], "loss": e["loss"]} for e in trainer.state.log_history if "loss" in e]

@@ -15,6 +15,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 from dataclasses import asdict, dataclass
@@ -132,6 +133,20 @@ def _word_texts() -> tuple[list[str], list[str]]:
     return counted, every
 
 
+#: a word of the word tokenizer: a run of letters (numbers are separate tokens)
+_WORD = re.compile(r"[^\W\d_]+")
+
+
+def frequent_words() -> set[str]:
+    """The words (runs of letters) the shipped generic tokenizer corpus has at least
+    :data:`WORD_MIN_COUNT` times: the word tokenizer knows them, and the demo base's
+    pre-training text is made of them."""
+    import collections
+    counted, _ = _word_texts()
+    counts = collections.Counter(w for t in counted for w in _WORD.findall(t))
+    return {w for w, c in counts.items() if c >= WORD_MIN_COUNT}
+
+
 def build_word_tokenizer():
     """A word-level tokenizer: a known word, a number below :data:`WORD_NUMBERS`, a space or a
     punctuation mark is one token; anything else falls back to characters, then bytes, so every
@@ -141,18 +156,12 @@ def build_word_tokenizer():
     response marker the agents are trained with (``\n### Response:\n``) is one token too, as a
     chat model's turn markers are, so that the step label stays a few tokens from where the
     agent starts writing."""
-    import collections
-    import re
-
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
 
     from autoact.llm.templates import RESPONSE_MARKER
 
-    word = re.compile(r"[^\W\d_]+|\d+")
-    counted, every = _word_texts()
-    counts = collections.Counter(w for t in counted for w in word.findall(t))
-    words = {w for w, c in counts.items() if c >= WORD_MIN_COUNT and not w.isdigit()}
-    words |= {w for t in every for w in word.findall(t) if not w.isdigit()}
+    _, every = _word_texts()
+    words = frequent_words() | {w for t in every for w in _WORD.findall(t)}
     words |= {str(n) for n in range(WORD_NUMBERS)}
     vocab = [(s, 0.0) for s in SPECIALS] + [(f"<0x{i:02X}>", -20.0) for i in range(256)]
     seen = {v for v, _ in vocab}
@@ -209,7 +218,7 @@ def build_tiny_model(out_dir: str | Path, config: TinyConfig = TinyConfig(), *,
     if config.pretrain_steps:
         from autoact.testing.pretrain import PretrainConfig, pretrain
         log = pretrain(model, tokenizer, PretrainConfig(steps=config.pretrain_steps, seed=config.seed),
-                       ASSET, out / "pretrain-work")
+                       frequent_words(), out / "pretrain-work")
         shutil.rmtree(out / "pretrain-work", ignore_errors=True)
         (out / "pretrain_log.json").write_text(json.dumps(log, indent=1) + "\n")
     model.generation_config = GenerationConfig(bos_token_id=tokenizer.bos_token_id,
