@@ -127,3 +127,14 @@ def test_the_pipeline_takes_the_demo_base_from_the_cache(tmp_path, monkeypatch):
     assert path.parent == tmp_path / "cache" / "models" and (path / "pretrain_log.json").exists()
     assert Path(run.base_model()) == path
     assert not (tmp_path / "w" / "demo-model").exists()
+
+
+def test_the_builder_refuses_a_file_as_its_folder_and_leaves_it_alone(tmp_path):
+    wrong = tmp_path / "notes.txt"
+    wrong.write_bytes(b"keep me\n")
+    for argv in (["--out", str(wrong)], ["--out", str(tmp_path / "m"), "--pretrain_steps", "-1"]):
+        proc = subprocess.run([sys.executable, "-m", "autoact.testing.tiny", *argv],
+                              capture_output=True, text=True)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+        assert proc.stderr.strip().splitlines()[-1].startswith("python -m autoact.testing.tiny: error:")
+    assert wrong.read_bytes() == b"keep me\n" and not (tmp_path / "m").exists()

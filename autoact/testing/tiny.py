@@ -376,12 +376,15 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = make_parser().parse_args(argv)
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        parser.error(f"--out {args.out} is a file, not a folder to write the model into")
     base = SIZES[args.size]
     cfg = TinyConfig(**{**asdict(base), "seed": args.seed})
     if args.pretrain_steps is not None:
         if args.pretrain_steps < 0:
-            make_parser().error(f"--pretrain_steps must be 0 or more, not {args.pretrain_steps}")
+            parser.error(f"--pretrain_steps must be 0 or more, not {args.pretrain_steps}")
         cfg = TinyConfig(**{**asdict(cfg), "pretrain_steps": args.pretrain_steps})
     out = build_tiny_model(args.out, cfg, overwrite=args.overwrite)
     print(f"model: {out}")
