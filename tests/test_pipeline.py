@@ -167,38 +167,37 @@ def test_several_tasks_in_one_run_share_one_report(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.timeout(2700)
-def test_the_trained_group_follows_the_protocol_that_the_untrained_base_never_does(tmp_path):
-    """Issue 12's end-to-end check of the method, the part that holds today: the learning
-    preset's chain on Arithmetic (the demo base built and pre-trained, the teacher's 200
-    questions, the real filter, LoRA training of the three agents, group planning on the 30
-    held-out questions). The untrained base halts on every question; the trained group calls
-    the Calculator, finishes and reflects on most, and copies the question's numbers into the
-    Calculator (which the base before its pre-training never did). A break anywhere between
-    filtering and group planning (label masking, prompt drift, adapter routing, stop strings)
-    loses that. (Exact match, 0.067 here, is too small to assert: see README "Towards a default
-    run".)"""
+def test_the_trained_group_beats_the_untrained_base_on_held_out_arithmetic(tmp_path):
+    """Issue 12's end-to-end check of the method: the learning preset's chain on Arithmetic as
+    the preset runs it (the demo base built and pre-trained, the teacher's 200 questions, the
+    real filter, LoRA training of the three agents, group planning on the 30 held-out
+    questions). The untrained base halts on every question; the trained group calls the
+    Calculator with the question's two numbers, finishes, reflects, and answers some right. A
+    break anywhere between filtering and group planning (label masking, prompt drift, adapter
+    routing, stop strings) loses that. (Measured: 5 of 30 right, EM 0.167; see README "Towards
+    a default run".)"""
     work = tmp_path / "gap"
     proc = pipeline(work, "--preset", "learning", "--task", "arithmetic", "--set", "compare=[zeroshot]",
-                    "--set", "train.tool.num_train_epochs=3", timeout=2400)
+                    timeout=2400)
     assert proc.returncode == 0, proc.stderr[-4000:]
     zero = json.loads((work / "eval_zeroshot" / "summary.json").read_text())["all"]
     auto = json.loads((work / "eval" / "summary.json").read_text())["all"]
     assert zero["questions"] == auto["questions"] == 30
-    assert zero["halted"] == 30                                   # the base never gets to an answer
-    assert auto["halted"] <= 10 and auto["errors"] == 0           # 5 measured
+    assert zero["halted"] == 30 and zero["em"] == 0.0             # the base never gets to an answer
+    assert auto["em"] >= 2 / 30                                   # 5 of 30 measured
+    assert auto["halted"] <= 5 and auto["errors"] == 0            # 0 measured
     recs = [json.loads(x) for x in (work / "eval" / "test.jsonl").read_text().splitlines()]
     assert all(r["roles"] == {"plan": "plan", "tool": "tool", "reflect": "reflect"} for r in recs)
     finished = [r for r in recs if r["finished"]]
-    assert len(finished) >= 20                                    # 25 measured
+    assert len(finished) >= 25                                    # 30 measured
     assert all(any(s["action"] in ("Reflect[right]", "Reflect[wrong]") for s in r["steps"]) for r in finished)
-    # most start with the Calculator (29 of 30 measured) ...
-    assert sum(r["steps"][0]["action"].startswith("Calculator[") for r in recs) >= 20
-    # ... and it puts the question's first number first in it on many (11 measured; 0 before the
-    # base was pre-trained)
-    copied = sum(r["steps"][0]["action"].startswith("Calculator[")
-                 and re.findall(r"\d+", r["steps"][0]["action"])[:1] == re.findall(r"\d+", r["question"])[:1]
-                 for r in recs)
-    assert copied >= 6, copied
+    assert sum(r["steps"][0]["action"].startswith("Calculator[") for r in recs) >= 25    # 30 measured
+    # the question's two numbers in the first Calculator call (20 measured; 0 before the base
+    # was pre-trained and while the teacher's thoughts named the numbers)
+    both = sum(r["steps"][0]["action"].startswith("Calculator[")
+               and sorted(re.findall(r"\d+", r["steps"][0]["action"])) == sorted(re.findall(r"\d+", r["question"]))
+               for r in recs)
+    assert both >= 12, both
 
 
 def test_multi_task_settings_are_checked_before_anything_runs(tmp_path):

@@ -89,6 +89,7 @@ _TEMPLATES = {
     ],
 }
 _OP_WORDS = {"+": "add", "-": "subtract", "*": "multiply", "/": "divide"}
+_OP_NOUNS = {"+": "an addition", "-": "a subtraction", "*": "a multiplication", "/": "a division"}
 #: how the teacher reads the operation off a question, tried in this order (default: +)
 _KEYS = [
     ("/", ("equally", "equal pieces", "same number")),
@@ -179,6 +180,9 @@ def _pick(options: list[str], *key) -> str:
 
 
 def _facts_step(kind: str, n: int, question: str, steps) -> str:
+    """The next Thought or Action of a WikiFacts trajectory. As in Arithmetic, the thoughts say
+    what to do (open the town's article, look up a word, answer), never the town or the value:
+    the actions copy those from the question and the observations."""
     name = next((w for w in re.findall(r"[A-Z][a-z]+", question) if w in _town_names()), "")
     fact = _fact_of(question)
     style = _pick(["direct"] * 6 + ["search"] * 3 + ["stray"] * 2 + ["slip"] * 2, question)
@@ -196,32 +200,33 @@ def _facts_step(kind: str, n: int, question: str, steps) -> str:
         if answered == value:
             return say(_pick(["The answer matches the article, so it is right.",
                               "The article states it directly, so the answer is right.",
-                              f"The page says {value}, which is my answer.",
+                              "The page says what I answered.",
                               "I read this in the article, so the answer is right."], question, n),
                        "Reflect[right]")
         return say(_pick(["My answer is not the fact the question asks for, so it may be wrong.",
-                          f"The question asks {_FACT_WHAT[fact]}, not {answered}. It may be wrong.",
+                          f"The question asks {_FACT_WHAT[fact]}, and I answered something else. It may be wrong.",
                           "I answered the wrong thing; the answer may be wrong."], question, n),
                    "Reflect[wrong]")
     if not steps and style == "search":
-        return say(_pick([f"I will search for {name} first.", f"Let me search for {name}.",
-                          f"A search for {name} should find its article."], question),
+        return say(_pick(["I will search for the town first.", "Let me search for the town in the question.",
+                          "A search for the town should find its article."], question),
                    f"BingSearch[{name}]")
     if "Retrieve" not in done:
         if done and done[-1] == "BingSearch":
-            return say(_pick([f"The search found the article {name}. I will open it.",
-                              f"The first result is about {name}; let me retrieve it.",
+            return say(_pick(["The search found the town's article. I will open it.",
+                              "The first result is about the town; let me retrieve it.",
                               "I will open the article the search found."], question),
                        f"Retrieve[{name}]")
-        return say(_pick([f"I should open the article about {name}.", f"Let me retrieve the page of {name}.",
-                          f"The question is about {name}, so I will look it up.",
-                          f"First I need the article on {name}."], question), f"Retrieve[{name}]")
+        return say(_pick(["I should open the article about the town in the question.",
+                          "Let me retrieve the page of the town.",
+                          "The question is about a town, so I will look it up.",
+                          "First I need the article on this town."], question), f"Retrieve[{name}]")
     if value and (fact == "region" or (done and done[-1] == "Lookup") or "Reflect" in done):
         if style == "slip" and "Reflect" not in done:        # a slip the reflection will catch
-            return say(_pick(["So the answer is the town itself.", f"I think the answer is {name}."],
+            return say(_pick(["So the answer is the town itself.", "I think the answer is the town's name."],
                              question), f"Finish[{name}]")
-        return say(_pick([f"So the answer is {value}.", f"The article says {value}.",
-                          f"It says {value}, which answers the question.", "That answers the question."],
+        return say(_pick(["So the answer is on the page.", "The article says it.",
+                          "The observation answers the question.", "That answers the question."],
                          question, n), f"Finish[{value}]")
     if style == "stray" and "Lookup" not in done and fact in _WRONG_KEYWORD:
         wrong = _WRONG_KEYWORD[fact]
@@ -304,6 +309,11 @@ _INVERSE = {"+": "-", "-": "+", "*": "/", "/": "*"}
 
 
 def _arithmetic_step(kind: str, n: int, question: str, steps) -> str:
+    """The next Thought or Action of an Arithmetic trajectory. The thoughts may name the
+    operation, never the numbers: the numbers go
+    straight from the question into ``Calculator[...]`` and from the observation into
+    ``Finish[...]`` (a small base copies a value into an action it can see nearby, but a number
+    it wrote into a thought, wrong, is copied on into the action)."""
     from autoact.tools.calculator import calculate
     expr = _arithmetic_expression(question) or "0+0"
     op = next(c for c in expr if c in "+-*/")
@@ -319,7 +329,7 @@ def _arithmetic_step(kind: str, n: int, question: str, steps) -> str:
         answered = steps[-1][1][len("Finish["):-1]
         if answered == right:
             return say(_pick(["The calculation matches the question, so the answer is right.",
-                              f"{a} and {b} are the numbers in the question, so the answer is right.",
+                              "I used the numbers in the question, so the answer is right.",
                               "I used the right operation, so the answer is right."], question, n),
                        "Reflect[right]")
         return say(_pick([f"I should not have used that operation; the question asks me to {_OP_WORDS[op]}.",
@@ -329,18 +339,21 @@ def _arithmetic_step(kind: str, n: int, question: str, steps) -> str:
     if not calcs or (reflected and steps[-1][1] == "Reflect[wrong]"):
         if style == "slip" and not calcs:
             wrong = {"+": "-", "-": "+", "*": "+", "/": "-"}[op]
-            return say(_pick([f"I need to combine {a} and {b}.", "Let me work it out with the calculator."],
+            return say(_pick(["I need to combine the two numbers.", "Let me work it out with the calculator."],
                              question), f"Calculator[{a}{wrong}{b}]")
         shown = f"{a} {op} {b}" if style == "spaced" else expr
-        return say(_pick([f"I need to {_OP_WORDS[op]} {a} and {b}.", f"Let me compute {shown}.",
-                          f"I should {_OP_WORDS[op]} the two numbers.",
-                          "The calculator can work this out."], question, n), f"Calculator[{shown}]")
+        word, noun = _OP_WORDS[op], _OP_NOUNS[op]
+        return say(_pick([f"I need to {word} the two numbers in the question.",
+                          f"I should {word} the two numbers.", f"This is {noun}, so I will use the calculator.",
+                          f"Let me {word} them with the calculator.", "The calculator can work this out."],
+                         question, n), f"Calculator[{shown}]")
     if style == "check" and len(calcs) == 1 and not reflected:
         return say(_pick(["Let me check the result the other way.", "I will check the result."], question),
                    f"Calculator[{calcs[0]}{_INVERSE[op]}{b}]")
     result = calcs[-1] if reflected else calcs[0]
-    return say(_pick([f"The calculator says {result}, which answers the question.", f"So the answer is {result}.",
-                      "That is the answer.", f"The result is {result}."], question, n), f"Finish[{result}]")
+    return say(_pick(["The calculator has given the answer.", "So the answer is the calculator's result.",
+                      "That is the answer.", "The result answers the question."], question, n),
+               f"Finish[{result}]")
 
 
 def _corpus_step(kind: str, n: int, question: str, steps, thought: str) -> str:
