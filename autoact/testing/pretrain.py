@@ -12,6 +12,8 @@ on sentences built from the :data:`SHAPES` below, whose slots are filled with
   generic tokenizer corpus (``autoact/assets/tokenizer_corpus.txt``), so no word that only a
   task's files contain (the WikiFacts towns and rivers, say);
 - ``{a}`` ``{b}``: two numbers below 5000;
+- ``{w}`` ``{n}`` ``{o}``: one of the four operations of :data:`OPERATIONS` as a verb, a noun
+  and a symbol (``multiply``, ``multiplication``, ``*``);
 - ``{s}``: a run of :data:`FILLER` random lower-case words of that kind with ``{a}``, ``{b}``
   (in that order) and ``{p}`` put in at random places, then a full stop (no other capital): text in which
   the value to find is not marked by a fixed phrase.
@@ -29,7 +31,7 @@ from pathlib import Path
 from typing import Iterable
 
 #: bump when the text or the recipe changes: the cached base's folder name carries it
-PRETRAIN_VERSION = 2
+PRETRAIN_VERSION = 3
 
 #: generic sentences that say a value once and ask for it (or repeat it) later
 SHAPES = (
@@ -45,7 +47,13 @@ SHAPES = (
     "{s} The numbers in it are {a} and {b}.",
     "{s} Which number came first? {a}.",
     "{s} The name in it is {p}.",
+    "To {w} {a} and {b}, write [{a}{o}{b}].",
+    "{s} Now {w} them: [{a}{o}{b}]",
+    "The {n} of {a} and {b} is written [{a}{o}{b}].",
 )
+#: (verb, noun, symbol) of the four operations, for the shapes that turn a word into its symbol
+OPERATIONS = (("add", "addition", "+"), ("subtract", "subtraction", "-"),
+              ("multiply", "multiplication", "*"), ("divide", "division", "/"))
 SENTENCES_PER_EXAMPLE = 3
 #: the least and most words of ``{s}`` besides its two numbers and its name
 FILLER = (4, 12)
@@ -94,8 +102,9 @@ def sentences(n: int, caps: list[str], lower: list[str], seed: int = 0) -> list[
         x, y = rng.sample(lower, 2)
         a, b = number(), number()
         shape = rng.choice(SHAPES)
+        w, n, o = rng.choice(OPERATIONS)
         s = filler(p, a, b) if "{s}" in shape else ""
-        return shape.format(p=p, q=q, x=x, y=y, a=a, b=b, s=s)
+        return shape.format(p=p, q=q, x=x, y=y, a=a, b=b, s=s, w=w, n=n, o=o)
 
     return ["\n".join(one() for _ in range(SENTENCES_PER_EXAMPLE)) for _ in range(n)]
 
