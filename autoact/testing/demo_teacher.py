@@ -310,10 +310,10 @@ _INVERSE = {"+": "-", "-": "+", "*": "/", "/": "*"}
 
 def _arithmetic_step(kind: str, n: int, question: str, steps) -> str:
     """The next Thought or Action of an Arithmetic trajectory. The thoughts may name the
-    operation, never the numbers: the numbers go
-    straight from the question into ``Calculator[...]`` and from the observation into
-    ``Finish[...]`` (a small base copies a value into an action it can see nearby, but a number
-    it wrote into a thought, wrong, is copied on into the action)."""
+    operation, never the numbers: the numbers go straight from the question into
+    ``Calculator[...]`` and from the observation into ``Finish[...]`` (a small base copies a value
+    into an action it can see nearby, but a number it wrote into a thought, wrong, is copied on
+    into the action)."""
     from autoact.tools.calculator import calculate
     expr = _arithmetic_expression(question) or "0+0"
     op = next(c for c in expr if c in "+-*/")

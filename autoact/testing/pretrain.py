@@ -102,9 +102,9 @@ def sentences(n: int, caps: list[str], lower: list[str], seed: int = 0) -> list[
         x, y = rng.sample(lower, 2)
         a, b = number(), number()
         shape = rng.choice(SHAPES)
-        w, n, o = rng.choice(OPERATIONS)
+        verb, noun, symbol = rng.choice(OPERATIONS)
         s = filler(p, a, b) if "{s}" in shape else ""
-        return shape.format(p=p, q=q, x=x, y=y, a=a, b=b, s=s, w=w, n=n, o=o)
+        return shape.format(p=p, q=q, x=x, y=y, a=a, b=b, s=s, w=verb, n=noun, o=symbol)
 
     return ["\n".join(one() for _ in range(SENTENCES_PER_EXAMPLE)) for _ in range(n)]
 
