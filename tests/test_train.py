@@ -212,3 +212,46 @@ def test_serve_vllm_script_checks_adapters(tmp_path):
     proc = subprocess.run(["bash", "Scripts/serve_vllm.sh"], cwd=REPO, capture_output=True, text=True,
                           env={**os.environ, "BASE_MODEL": "x", "ADAPTER_ROOT": str(tmp_path)})
     assert proc.returncode == 2 and "adapter plan:" in proc.stderr and "not found" in proc.stderr
+
+
+@pytest.mark.parametrize("counted", [False, True])
+def test_head_on_labelled_positions_gives_the_stock_loss_and_gradients(tmp_path, tiny_model, tokenizer, counted):
+    """The trainer applies the output layer to the scored positions only; loss and gradients
+    equal the stock Trainer's (with and without the Trainer's token count for accumulation)."""
+    import torch
+    import transformers
+    from peft import LoraConfig, get_peft_model
+
+    from autoact.train.lora import labelled_positions_trainer
+
+    torch.manual_seed(0)
+    base = transformers.AutoModelForCausalLM.from_pretrained(tiny_model)
+    model = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0, task_type="CAUSAL_LM",
+                                            target_modules=["q_proj", "v_proj", "lm_head"]))
+    for name, p in model.named_parameters():          # B starts at zero: make the adapter matter
+        if "lora_B" in name:
+            torch.nn.init.normal_(p, std=0.02)
+    rows = [encode(tokenizer, p["input"], p["output"], 512) for p in pairs(3)]
+    batch = transformers.DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=IGNORE, padding=True)(rows)
+    scored = int((batch["labels"][:, 1:] != IGNORE).sum())
+    args = transformers.TrainingArguments(output_dir=str(tmp_path), report_to=[], use_cpu=True)
+    count = torch.tensor(scored + 5) if counted else None      # as if more tokens were accumulated
+
+    def loss_and_grads(cls):
+        trainer = cls(model=model, args=args)
+        model.zero_grad()
+        loss = trainer.compute_loss(model, dict(batch), num_items_in_batch=count)
+        loss.backward()
+        return loss.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+    head_rows = []
+    hook = model.get_base_model().get_output_embeddings().register_forward_hook(
+        lambda mod, inp, out: head_rows.append(inp[0].reshape(-1, inp[0].shape[-1]).shape[0]))
+    stock_loss, stock = loss_and_grads(transformers.Trainer)
+    ours_loss, ours = loss_and_grads(labelled_positions_trainer())
+    hook.remove()
+    assert head_rows == [batch["input_ids"].numel(), scored] and scored < batch["input_ids"].numel() / 2
+    assert torch.allclose(stock_loss, ours_loss, atol=1e-6), (stock_loss, ours_loss)
+    assert stock.keys() == ours.keys() and any("lm_head" in n for n in ours)
+    for name in stock:
+        assert torch.allclose(stock[name], ours[name], atol=1e-6, rtol=1e-4), name
