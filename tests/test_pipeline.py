@@ -10,7 +10,10 @@ from conftest import REPO, run_cli
 
 
 def pipeline(work, *extra, timeout=900):
-    return run_cli("-m", "autoact.pipeline", "--work_dir", str(work), *extra,
+    """The pipeline into ``work``; the smoke preset unless ``extra`` names one (the default
+    preset, learning, takes most of an hour)."""
+    preset = () if "--preset" in extra else ("--preset", "smoke")
+    return run_cli("-m", "autoact.pipeline", "--work_dir", str(work), *preset, *extra,
                    env={"OPENAI_BASE_URL": ""}, timeout=timeout)
 
 
@@ -174,8 +177,8 @@ def test_the_trained_group_beats_the_untrained_base_on_held_out_arithmetic(tmp_p
     questions). The untrained base halts on every question; the trained group calls the
     Calculator with the question's two numbers, finishes, reflects, and answers some right. A
     break anywhere between filtering and group planning (label masking, prompt drift, adapter
-    routing, stop strings) loses that. (Measured: 6 of 30 right, EM 0.200; see README "Towards
-    a default run".)"""
+    routing, stop strings) loses that. (Measured: 11 of 30 right, EM 0.367; 6 of 30 with the
+    stock loss, whose last-bit differences alone move the result: README, "The default job".)"""
     work = tmp_path / "gap"
     proc = pipeline(work, "--preset", "learning", "--task", "arithmetic", "--set", "compare=[zeroshot]",
                     timeout=2400)
@@ -184,7 +187,7 @@ def test_the_trained_group_beats_the_untrained_base_on_held_out_arithmetic(tmp_p
     auto = json.loads((work / "eval" / "summary.json").read_text())["all"]
     assert zero["questions"] == auto["questions"] == 30
     assert zero["halted"] == 30 and zero["em"] == 0.0             # the base never gets to an answer
-    assert auto["em"] >= 2 / 30                                   # 6 of 30 measured
+    assert auto["em"] >= 2 / 30                                   # 11 of 30 measured (6 in another run)
     assert auto["halted"] <= 5 and auto["errors"] == 0            # 0 measured
     recs = [json.loads(x) for x in (work / "eval" / "test.jsonl").read_text().splitlines()]
     assert all(r["roles"] == {"plan": "plan", "tool": "tool", "reflect": "reflect"} for r in recs)
@@ -192,7 +195,7 @@ def test_the_trained_group_beats_the_untrained_base_on_held_out_arithmetic(tmp_p
     assert len(finished) >= 25                                    # 30 measured
     assert all(any(s["action"] in ("Reflect[right]", "Reflect[wrong]") for s in r["steps"]) for r in finished)
     assert sum(r["steps"][0]["action"].startswith("Calculator[") for r in recs) >= 25    # 30 measured
-    # the question's two numbers in the first Calculator call (25 measured; 0 before the base
+    # the question's two numbers in the first Calculator call (24 measured; 0 before the base
     # was pre-trained and while the teacher's thoughts named the numbers)
     both = sum(r["steps"][0]["action"].startswith("Calculator[")
                and sorted(re.findall(r"\d+", r["steps"][0]["action"])) == sorted(re.findall(r"\d+", r["question"]))

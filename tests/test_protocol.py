@@ -574,7 +574,7 @@ def test_pipeline_labels_the_unfiltered_run(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_readme_arithmetic_command_runs_as_written(workdir):
-    command = "python -m autoact.pipeline --task arithmetic"
+    command = "python -m autoact.pipeline --preset smoke --task arithmetic"
     assert command in (REPO / "README.md").read_text()
     proc = run_cli(*command.split()[1:], cwd=workdir, env={"OPENAI_BASE_URL": "", "PYTHONPATH": str(REPO)},
                    timeout=600)

@@ -49,7 +49,7 @@ def test_wheel_installs_and_runs_the_smoke_pipeline_outside_the_repo(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "OPENAI_BASE_URL", "VIRTUAL_ENV")}
     where = run([str(python), "-c", "import autoact; print(autoact.__file__)"], cwd=elsewhere, env=env)
     assert where.stdout.strip().startswith(site), where.stdout + where.stderr
-    proc = run([str(python), "-m", "autoact.pipeline", "--work_dir", "w", "--set", "compare=[]",
+    proc = run([str(python), "-m", "autoact.pipeline", "--preset", "smoke", "--work_dir", "w", "--set", "compare=[]",
                 "--set", "eval.limit=1", "--set", "eval.levels=easy"], cwd=elsewhere, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads((elsewhere / "w" / "eval" / "summary.json").read_text())
