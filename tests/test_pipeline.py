@@ -11,7 +11,7 @@ from conftest import REPO, run_cli
 
 def pipeline(work, *extra, timeout=900):
     """The pipeline into ``work``; the smoke preset unless ``extra`` names one (the default
-    preset, learning, takes most of an hour)."""
+    preset, learning, takes about half an hour)."""
     preset = () if "--preset" in extra else ("--preset", "smoke")
     return run_cli("-m", "autoact.pipeline", "--work_dir", str(work), *preset, *extra,
                    env={"OPENAI_BASE_URL": ""}, timeout=timeout)
