@@ -137,6 +137,25 @@ def merge(base: dict, over: dict) -> dict:
 PRESETS: dict[str, dict] = {name: load_preset(name) for name in preset_names()}
 
 
+def yield_to(per_task: dict, user: dict) -> dict:
+    """A preset's ``per_task`` settings without those the user set for every task: the user's
+    ``--set self_instruct.generate_all_num=50`` (or the same key in ``--config``) beats the
+    preset's per-task value of it, as it beats the preset's shared one. The user's own
+    ``per_task`` still applies over everything."""
+    def prune(target: dict, over: dict) -> dict:
+        out = {}
+        for k, v in target.items():
+            if k not in over:
+                out[k] = v
+            elif isinstance(v, dict) and isinstance(over[k], dict):
+                if kept := prune(v, over[k]):
+                    out[k] = kept
+        return out
+    shared = {k: v for k, v in user.items() if k not in ("per_task", "tasks", "task")}
+    return {task: prune(settings, shared) if isinstance(settings, dict) else settings
+            for task, settings in per_task.items()}
+
+
 def parse_value(text: str):
     """``--set`` values: JSON when they parse (numbers, true/false, lists), a YAML flow list
     (``[arithmetic, wikifacts]``), else the string."""
@@ -786,6 +805,8 @@ def resolve_config(args: argparse.Namespace) -> tuple[str, dict]:
         config.pop("task", None)
     task = args.task or (user.pop("task") if "task" in user and "tasks" not in user
                          and config.get("tasks") is not None else None)
+    if isinstance(config.get("per_task"), dict):
+        config["per_task"] = yield_to(config["per_task"], user)
     config = merge(config, user)
     if task and config.get("tasks") is not None:
         config = one_task(config, task)

@@ -251,3 +251,32 @@ def test_every_shipped_preset_validates_and_the_learning_preset_runs_two_tasks()
     from autoact.pipeline import preset_train_flags
     flags = preset_train_flags("learning")
     assert "--num_train_epochs" in flags and not any(f.startswith(("{", "--tool", "--single")) for f in flags)
+
+
+def test_a_setting_given_for_every_task_beats_the_presets_per_task_value(tmp_path):
+    """The learning preset sets self_instruct.generate_all_num per task; the user's --set of it
+    (or the same key in --config) applies to every task, and the user's own per_task still
+    applies over that. The default preset is learning, so a bad value there is an error."""
+    from argparse import Namespace
+
+    from autoact.pipeline import resolve_config, task_configs
+
+    def counts(*sets, config=None):
+        _, cfg = resolve_config(Namespace(preset="learning", config=config, task=None, task_spec=[],
+                                          work_dir=None, set=list(sets)))
+        return {c["task"]: c["self_instruct"]["generate_all_num"] for c in task_configs(cfg)}
+
+    assert counts() == {"wikifacts": 110, "arithmetic": 200}
+    assert counts("self_instruct.generate_all_num=12") == {"wikifacts": 12, "arithmetic": 12}
+    assert counts("self_instruct.generate_all_num=12", "per_task.arithmetic.self_instruct.generate_all_num=7") \
+        == {"wikifacts": 12, "arithmetic": 7}
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("self_instruct: {generate_all_num: 30}\n")
+    assert counts(config=str(cfg)) == {"wikifacts": 30, "arithmetic": 30}
+    # a per-task setting the user did not touch stays (the tool agent's epochs are shared here)
+    _, cfg2 = resolve_config(Namespace(preset="learning", config=None, task=None, task_spec=[], work_dir=None,
+                                       set=["self_instruct.workers=1"]))
+    assert [c["self_instruct"]["workers"] for c in task_configs(cfg2)] == [1, 1]
+    bad = pipeline(tmp_path / "w", "--preset", "learning", "--set", "self_instruct.generate_all_num=-1",
+                   timeout=120)
+    assert bad.returncode == 2 and "generate_all_num" in bad.stderr and not (tmp_path / "w").exists()
