@@ -21,8 +21,8 @@ chain (filter, LoRA training of the three agents and of the single agent, group 
 held-out questions) and reports autoact beside the untrained base (zeroshot), single and
 no_reflect: the method learning, in miniature. The ``smoke`` preset needs no GPU, network or
 weights either and takes about a minute: it builds the tiny random model, uses the scripted DEMO
-TEACHER (:mod:`autoact.testing.demo_teacher`, not a model) for the first three stages, then really filters, really LoRA-trains the three agents on
-the tiny model, really runs group planning with them on the distractor corpus (the evaluation
+TEACHER (:mod:`autoact.testing.demo_teacher`, not a model) for the first three stages, then
+really filters, really LoRA-trains the three agents on the tiny model, really runs group planning with them on the distractor corpus (the evaluation
 questions' own contexts: a closed setting), and writes the report. It shows that every stage and
 hand-off works on this machine; its scores mean nothing. The ``hotpotqa``/``scienceqa`` presets
 run the reference's protocol: its decoding (the stages' defaults) and live Wikipedia.

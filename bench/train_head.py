@@ -32,23 +32,21 @@ from _util import REPO, emit, machine  # noqa: E402
 def train_seconds(model: Path, data: Path, out: Path, steps: int, stock: bool) -> tuple[float, dict]:
     import transformers
 
+    from autoact.pipeline import preset_train_flags
     from autoact.train import lora
-    flags = ["--model_name_or_path", str(model), "--data_path", str(data), "--output_dir", str(out),
-             "--max_steps", str(steps), "--per_device_train_batch_size", "8", "--learning_rate", "1e-3",
-             "--lora_r", "64", "--lora_alpha", "128", "--lora_dropout", "0", "--lora_target_modules",
-             "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "lm_head",
-             "--group_by_length", "False",
-             "--model_max_length", "1024", "--save_strategy", "no", "--logging_steps", "1",
+    # the preset's training flags; the later flags (steps instead of epochs) win
+    flags = [*preset_train_flags("learning"), "--model_name_or_path", str(model), "--data_path", str(data),
+             "--output_dir", str(out), "--max_steps", str(steps), "--logging_steps", "1",
              "--disable_tqdm", "True", "--seed", "0"]
-    original = lora.labelled_positions_trainer
+    original = lora.LabelledPositionsTrainer
     if stock:
-        lora.labelled_positions_trainer = lambda: transformers.Trainer
+        lora.LabelledPositionsTrainer = transformers.Trainer
     try:
         start = time.perf_counter()
         record = lora.train(flags)
         return time.perf_counter() - start, record
     finally:
-        lora.labelled_positions_trainer = original
+        lora.LabelledPositionsTrainer = original
 
 
 def main() -> None:

@@ -222,7 +222,7 @@ def test_head_on_labelled_positions_gives_the_stock_loss_and_gradients(tmp_path,
     import transformers
     from peft import LoraConfig, get_peft_model
 
-    from autoact.train.lora import labelled_positions_trainer
+    from autoact.train.lora import LabelledPositionsTrainer
 
     torch.manual_seed(0)
     base = transformers.AutoModelForCausalLM.from_pretrained(tiny_model)
@@ -248,7 +248,7 @@ def test_head_on_labelled_positions_gives_the_stock_loss_and_gradients(tmp_path,
     hook = model.get_base_model().get_output_embeddings().register_forward_hook(
         lambda mod, inp, out: head_rows.append(inp[0].reshape(-1, inp[0].shape[-1]).shape[0]))
     stock_loss, stock = loss_and_grads(transformers.Trainer)
-    ours_loss, ours = loss_and_grads(labelled_positions_trainer())
+    ours_loss, ours = loss_and_grads(LabelledPositionsTrainer)
     hook.remove()
     assert head_rows == [batch["input_ids"].numel(), scored] and scored < batch["input_ids"].numel() / 2
     assert torch.allclose(stock_loss, ours_loss, atol=1e-6), (stock_loss, ours_loss)

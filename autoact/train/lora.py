@@ -310,7 +310,7 @@ def pad_share_callback(counter: PadCounter, history: list):
 PLAIN_HEAD_MODELS = frozenset({"llama", "mistral", "qwen2", "qwen3"})
 
 
-def labelled_positions_trainer() -> type:
+class LabelledPositionsTrainer(transformers.Trainer):
     """A ``Trainer`` that applies the output layer only where a token is scored.
 
     An agent's example is a long prompt (instruction, question, scratchpad) and a short output,
@@ -322,37 +322,34 @@ def labelled_positions_trainer() -> type:
     over a width of 256). DeepSpeed, several processes and model types outside
     :data:`PLAIN_HEAD_MODELS` take the stock path.
     """
-    import torch
 
-    class LabelledPositionsTrainer(transformers.Trainer):
-        def _plain(self, model):
-            if (self.is_deepspeed_enabled or self.accelerator.num_processes != 1 or self.args.n_gpu > 1
-                    or self.label_smoother is not None or self.compute_loss_func is not None):
-                return None
-            causal = self.accelerator.unwrap_model(model)
-            causal = causal.get_base_model() if hasattr(causal, "get_base_model") else causal
-            if getattr(causal.config, "model_type", None) not in PLAIN_HEAD_MODELS:
-                return None
-            return causal
+    def _plain(self, model):
+        if (self.is_deepspeed_enabled or self.accelerator.num_processes != 1 or self.args.n_gpu > 1
+                or self.label_smoother is not None or self.compute_loss_func is not None):
+            return None
+        causal = self.accelerator.unwrap_model(model)
+        causal = causal.get_base_model() if hasattr(causal, "get_base_model") else causal
+        if getattr(causal.config, "model_type", None) not in PLAIN_HEAD_MODELS:
+            return None
+        return causal
 
-        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            causal = None if return_outputs else self._plain(model)
-            if causal is None or "labels" not in inputs:
-                return super().compute_loss(model, inputs, return_outputs=return_outputs,
-                                            num_items_in_batch=num_items_in_batch)
-            hidden = causal.get_decoder()(input_ids=inputs["input_ids"],
-                                          attention_mask=inputs.get("attention_mask")).last_hidden_state
-            target = inputs["labels"][:, 1:]
-            scored = target != IGNORE
-            logits = causal.get_output_embeddings()(hidden[:, :-1][scored]).float()
-            # the reduction the model's own loss would use: a sum over the accumulated tokens
-            # when the Trainer passes their count, else the mean
-            if self.model_accepts_loss_kwargs and num_items_in_batch is not None:
-                loss = torch.nn.functional.cross_entropy(logits, target[scored], reduction="sum")
-                return loss / torch.as_tensor(num_items_in_batch, device=loss.device)
-            return torch.nn.functional.cross_entropy(logits, target[scored])
-
-    return LabelledPositionsTrainer
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        causal = None if return_outputs else self._plain(model)
+        if causal is None or "labels" not in inputs:
+            return super().compute_loss(model, inputs, return_outputs=return_outputs,
+                                        num_items_in_batch=num_items_in_batch)
+        import torch
+        hidden = causal.get_decoder()(input_ids=inputs["input_ids"],
+                                      attention_mask=inputs.get("attention_mask")).last_hidden_state
+        target = inputs["labels"][:, 1:]
+        scored = target != IGNORE
+        logits = causal.get_output_embeddings()(hidden[:, :-1][scored]).float()
+        # the reduction the model's own loss would use: a sum over the accumulated tokens
+        # when the Trainer passes their count, else the mean
+        if self.model_accepts_loss_kwargs and num_items_in_batch is not None:
+            loss = torch.nn.functional.cross_entropy(logits, target[scored], reduction="sum")
+            return loss / torch.as_tensor(num_items_in_batch, device=loss.device)
+        return torch.nn.functional.cross_entropy(logits, target[scored])
 
 
 def data_hash(path: str) -> str:
@@ -487,9 +484,9 @@ def train(argv: list[str] | None = None) -> dict:
     counter = PadCounter(transformers.DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=IGNORE,
                                                              padding=True))
     pad_history: list[float] = []
-    trainer = labelled_positions_trainer()(model=model, args=train_args, train_dataset=dataset,
-                                           data_collator=counter, processing_class=tokenizer,
-                                           callbacks=[pad_share_callback(counter, pad_history)])
+    trainer = LabelledPositionsTrainer(model=model, args=train_args, train_dataset=dataset,
+                                       data_collator=counter, processing_class=tokenizer,
+                                       callbacks=[pad_share_callback(counter, pad_history)])
     result = trainer.train(resume_from_checkpoint=train_args.resume_from_checkpoint)
     trainer.save_state()
     trainer.save_model(str(out))
