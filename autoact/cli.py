@@ -85,30 +85,6 @@ def non_negative_int(value: str) -> int:
     return n
 
 
-#: flags never written to config files or records
-SECRET_FLAGS = frozenset({"api_key"})
-
-
-def public_args(args: argparse.Namespace) -> dict:
-    """The parsed flags, for a stage's ``*.config.json``, without secrets such as the API key."""
-    return {k: v for k, v in vars(args).items() if k not in SECRET_FLAGS}
-
-
-def add_common_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--task_spec", action="append", default=[], metavar="FILE",
-                        help="register a task from a spec file (YAML/JSON; repeatable); specs in "
-                             "./tasks/ are found by name without it")
-    parser.add_argument("--debug", action="store_true",
-                        help="show full tracebacks and debug logging instead of one-line errors")
-
-
-def add_prompts_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--prompts", default=None, metavar="FILE",
-                        help="prompts file (YAML/JSON) overriding any of the shipped templates "
-                             "(autoact/assets/prompts.yaml; slots in README \"Prompts\"); give "
-                             "every stage the same file")
-
-
 def setup_logging(debug: bool = False) -> None:
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.INFO,

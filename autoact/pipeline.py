@@ -5,12 +5,13 @@
     python -m autoact.pipeline --preset hotpotqa --set model.base_model=/models/Llama-2-13b-chat-hf
     python -m autoact.pipeline --config my.yaml --set train.num_train_epochs=3
 
-Stages, each by the same code as its script: self_instruct (Self_Instruct/data_generation.py) ->
-tool_selection (tool_selected.py) -> trajectories (run_task.py) -> filter (Scripts/filter_data.py)
--> train (train_lora.py, once per agent) -> eval (run_eval.py) -> report (Scripts/report.py). A
-stage whose complete output exists is skipped, so a rerun after a crash continues where it
-stopped. Settings: a preset, then a YAML/JSON config file, then ``--set section.key=value``;
-the keys of a stage's section are its script's flags (unknown keys are an error);
+Stages, each the ``run(settings)`` of its module in :mod:`autoact.stages`, the code its script
+runs: self_instruct (Self_Instruct/data_generation.py) -> tool_selection (tool_selected.py) ->
+trajectories (run_task.py) -> filter (Scripts/filter_data.py) -> train (train_lora.py, once per
+agent) -> eval (run_eval.py) -> report (Scripts/report.py). A stage whose complete output exists
+is skipped, so a rerun after a crash continues where it stopped. Settings: a preset, then a
+YAML/JSON config file, then ``--set section.key=value``; the keys of a stage's section are the
+fields of its ``Settings`` (its script's flags; unknown keys are an error);
 ``train.plan``, ``train.tool``, ``train.reflect`` and ``train.single`` hold one agent's own
 training flags, merged over the section's.
 
@@ -22,8 +23,9 @@ held-out questions) and reports autoact beside the untrained base (zeroshot), si
 no_reflect: the method learning, in miniature. The ``smoke`` preset needs no GPU, network or
 weights either and takes about a minute: it builds the tiny random model, uses the scripted DEMO
 TEACHER (:mod:`autoact.testing.demo_teacher`, not a model) for the first three stages, then
-really filters, really LoRA-trains the three agents on the tiny model, really runs group planning with them on the distractor corpus (the evaluation
-questions' own contexts: a closed setting), and writes the report. It shows that every stage and
+really filters, really LoRA-trains the three agents on the tiny model, really runs group
+planning with them on the distractor corpus (the evaluation questions' own contexts: a closed
+setting), and writes the report. It shows that every stage and
 hand-off works on this machine; its scores mean nothing. The ``hotpotqa``/``scienceqa`` presets
 run the reference's protocol: its decoding (the stages' defaults) and live Wikipedia.
 
@@ -41,7 +43,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import functools
 import json
 import os
 import sys
@@ -58,7 +59,7 @@ from autoact.llm.models import ROLES
 TRAIN_ROLES = (*ROLES, "single")
 
 STAGES = ("self_instruct", "tool_selection", "trajectories", "filter", "train", "eval", "report")
-#: each stage's seed script and the module of its front end (autoact/commands/<module>.py)
+#: each stage's seed script and its module (autoact/stages/<module>.py: ``Settings``, ``run``)
 FRONT_ENDS = {
     "self_instruct": ("Self_Instruct/data_generation.py", "self_instruct"),
     "tool_selection": ("Self_Planning/Tool_Selection/tool_selected.py", "tool_selection"),
@@ -109,7 +110,7 @@ def preset_train_flags(name: str) -> list[str]:
     preset's settings for one agent, ``train.<agent>``, are the pipeline's alone.)"""
     train = {k: v for k, v in PRESETS[name].get("train", {}).items()
              if k not in ("launcher", "deepspeed", *TRAIN_ROLES)}
-    return to_argv(train, {})
+    return to_argv(train)
 
 
 MODEL_KEYS = {"teacher", "meta_agent", "base_model", "base_url", "api_key", "backend"}
@@ -188,23 +189,20 @@ def apply_sets(config: dict, sets: Sequence[str]) -> dict:
     return config
 
 
-def _front_end(stage: str):
-    """The stage's front end: ``autoact.commands.<module>`` (``make_parser``, ``main``)."""
+def stage_module(stage: str):
+    """The stage's module: ``autoact.stages.<module>`` (``Settings``, ``run``)."""
     import importlib
-    return importlib.import_module(f"autoact.commands.{FRONT_ENDS[stage][1]}")
+    return importlib.import_module(f"autoact.stages.{FRONT_ENDS[stage][1]}")
 
 
-def stage_flags(stage: str) -> dict[str, argparse.Action | None]:
-    """The flags a stage's script accepts (by destination name)."""
+def stage_flags(stage: str) -> dict:
+    """The settings a stage takes (field name -> :class:`autoact.settings.Flag`; for training,
+    the names of its dataclasses' fields -> None)."""
     if stage == "train":
-        from dataclasses import fields
-
-        from autoact.train.lora import DataArguments, LoraArguments, ModelArguments, TrainingArguments
-        names = {f.name for dc in (ModelArguments, DataArguments, LoraArguments, TrainingArguments)
-                 for f in fields(dc) if f.init}
-        return {n: None for n in names} | {"launcher": None}
-    parser = _front_end(stage).make_parser()
-    return {a.dest: a for a in parser._actions if a.dest not in ("help",)}
+        from autoact.stages.training import names
+        return {n: None for n in names()} | {"launcher": None}
+    from autoact.settings import flags
+    return flags(stage_module(stage).Settings)
 
 
 def _is_text(value) -> bool:
@@ -251,7 +249,7 @@ def validate(config: dict) -> None:
         read_mapping(deepspeed_config(train["deepspeed"]), "DeepSpeed config")
     compare = config.get("compare")
     if compare is not None:
-        from autoact.commands.evaluation import METHODS
+        from autoact.stages.evaluation import METHODS
         allowed = [m for m in METHODS if m != "autoact"]      # the rows beside the main one
         if not isinstance(compare, list) or len(set(map(str, compare))) != len(compare) \
                 or any(m not in allowed for m in compare):
@@ -325,79 +323,48 @@ def one_task(config: dict, task: str) -> dict:
     return out | {"task": task}
 
 
-def check_value(stage: str, key: str, value, action: argparse.Action | None, *, agent: str = "") -> None:
+def check_value(stage: str, key: str, value, flag, *, agent: str = "") -> None:
     """A stage setting parses as its flag would (the flag's own type and choices; for training,
     the dataclass field's type), else a :class:`ConfigError` naming ``stage.key`` (with the
     agent's name between them for one agent's training setting)."""
     if value is None:
         return
-    where = f"{stage}.{agent + '.' if agent else ''}{key}={json.dumps(value)}"
+    name = f"{stage}.{agent + '.' if agent else ''}{key}"
+    if stage != "train":
+        from autoact.settings import convert
+        convert(flag, value, name)
+        return
+    where = f"{name}={json.dumps(value)}"
     if isinstance(value, dict):
         raise ConfigError(f"{where}: a flag value cannot be a mapping")
-    if stage == "train":
-        kind = _train_field_types().get(key)
-        ok = {int: lambda v: isinstance(v, int) and not isinstance(v, bool),
-              float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-              bool: lambda v: isinstance(v, bool) or str(v).lower() in ("true", "false"),
-              }.get(kind, lambda v: not isinstance(v, (list, dict)) or kind is list)
-        if not ok(value):
-            raise ConfigError(f"{where}: expected {kind.__name__ if kind else 'a value'}")
-        return
-    if action is None:
-        return
-    if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where}: expected true or false")
-        return
-    many = action.nargs not in (None, "?") or isinstance(action, argparse._AppendAction)
-    values = value if isinstance(value, list) else [value]
-    if isinstance(value, list) and not many:
-        raise ConfigError(f"{where}: expected one value, not a list")
-    for v in values:
-        if isinstance(v, (list, dict)):
-            raise ConfigError(f"{where}: expected a plain value")
-        text = json.dumps(v) if isinstance(v, bool) else str(v)
-        try:
-            parsed = action.type(text) if callable(action.type) else text
-        except (argparse.ArgumentTypeError, ValueError, TypeError) as err:
-            raise ConfigError(f"{where}: {err or 'invalid value'}") from None
-        if action.choices is not None and parsed not in action.choices:
-            raise ConfigError(f"{where}: choose from {', '.join(map(str, action.choices))}")
+    from autoact.stages.training import field_types
+    kind = field_types().get(key)
+    ok = {int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+          # YAML reads 1e-4 (no dot) as a string
+          float: lambda v: (isinstance(v, (int, float)) and not isinstance(v, bool)) or _float_text(v),
+          bool: lambda v: isinstance(v, bool) or str(v).lower() in ("true", "false"),
+          }.get(kind, lambda v: not isinstance(v, (list, dict)) or kind is list)
+    if not ok(value):
+        raise ConfigError(f"{where}: expected {kind.__name__ if kind else 'a value'}")
 
 
-@functools.lru_cache(maxsize=1)
-def _train_field_types() -> dict[str, type]:
-    """Training flag name -> int, float, bool or str (the dataclass fields' types)."""
-    import types
-    import typing
-    from dataclasses import fields
-
-    from autoact.train.lora import DataArguments, LoraArguments, ModelArguments, TrainingArguments
-    out: dict[str, type] = {}
-    for dc in (ModelArguments, DataArguments, LoraArguments, TrainingArguments):
-        hints = typing.get_type_hints(dc)
-        for f in fields(dc):
-            t = hints.get(f.name)
-            if typing.get_origin(t) in (typing.Union, types.UnionType):      # Optional[X] -> X
-                t = next(a for a in typing.get_args(t) if a is not type(None))
-            out[f.name] = next((k for k in (bool, int, float, list) if t is k
-                                or typing.get_origin(t) is k), str)
-    return out
+def _float_text(value) -> bool:
+    import math
+    try:
+        return isinstance(value, str) and math.isfinite(float(value))
+    except ValueError:
+        return False
 
 
-def to_argv(values: dict, flags: dict) -> list[str]:
+def to_argv(values: dict) -> list[str]:
+    """Training settings as ``train_lora.py`` flags: what a DeepSpeed launch and
+    ``Scripts/train_agents.sh`` pass, and what transformers' own parser reads (with the seed
+    spellings it renamed mapped)."""
     argv: list[str] = []
     for key, value in values.items():
         if value is None:
             continue
-        action = flags.get(key)
-        if isinstance(action, argparse._StoreTrueAction):
-            if value:
-                argv.append(f"--{key}")
-        elif isinstance(action, argparse._AppendAction):
-            for v in (value if isinstance(value, list) else [value]):
-                argv += [f"--{key}", str(v)]
-        elif isinstance(value, list):
+        if isinstance(value, list):
             argv += [f"--{key}", *map(str, value)]
         else:
             argv += [f"--{key}", str(value)]
@@ -433,24 +400,20 @@ class Pipeline:
     def section(self, stage: str) -> dict:
         return dict(self.config.get(stage) or {})
 
-    def llm_flags(self, teacher_ok: bool) -> list[str]:
+    def llm_settings(self, teacher_ok: bool) -> dict:
+        """The model backend of a Meta-Agent stage: the scripted teacher where the config names
+        one, else the configured server."""
         m = self.model
-        argv: list[str] = []
         if teacher_ok and m.get("teacher"):
-            argv += ["--scripted_policy", m["teacher"]]
-        for key, flag in (("base_url", "--base_url"), ("api_key", "--api_key"), ("backend", "--backend")):
-            if m.get(key) and not (teacher_ok and m.get("teacher")):
-                argv += [flag, str(m[key])]
-        return argv
+            return {"scripted_policy": m["teacher"]}
+        return {key: m[key] for key in ("base_url", "api_key", "backend") if m.get(key)}
 
-    def common(self, stage: str | None = None) -> list[str]:
-        """Flags every stage gets: task specs, --debug, and by stage the prompts file and the
+    def common(self, stage: str | None = None) -> dict:
+        """Settings every stage gets: task specs, debug, and by stage the prompts file and the
         retrieval setting (a stage section's own wiki/corpus_index win)."""
-        argv: list[str] = []
-        for spec in _as_list(self.config.get("task_spec")):
-            argv += ["--task_spec", str(spec)]
+        out: dict = {"task_spec": [str(spec) for spec in _as_list(self.config.get("task_spec"))]}
         if stage in PROMPT_STAGES and self.config.get("prompts"):
-            argv += ["--prompts", str(self.config["prompts"])]
+            out["prompts"] = str(self.config["prompts"])
         if stage in RETRIEVAL_STAGES:
             sec = self.section(stage)
             for key in ("wiki", "corpus_index"):
@@ -458,21 +421,21 @@ class Pipeline:
                 if key == "wiki" and value == "distractor" and self.task.corpus is not None:
                     continue      # a task with its own corpus reads it, not HotpotQA's contexts
                 if value and key not in sec:
-                    argv += [f"--{key}", str(value)]
-        return argv + (["--debug"] if self.debug else [])
+                    out[key] = str(value)
+        return out | ({"debug": True} if self.debug else {})
 
-    def call(self, stage: str, argv: list[str]) -> None:
-        module = _front_end(stage)
-        parser = module.make_parser()
-
-        def error(message: str):
-            raise ConfigError(f"{stage}: {message} (a setting of the pipeline's {stage} section?)")
-        parser.error = error
-        args = parser.parse_args(argv)
-        for spec in getattr(args, "task_spec", None) or []:
-            from autoact.tasks import register_spec
+    def call(self, stage: str, *parts: dict) -> None:
+        """Run ``stage`` on the settings ``parts`` merge to (later parts win)."""
+        from autoact.settings import from_mapping
+        from autoact.tasks import register_spec
+        module = stage_module(stage)
+        values: dict = {}
+        for part in parts:
+            values |= part
+        settings = from_mapping(module.Settings, values, stage)
+        for spec in settings.task_spec:
             register_spec(spec)
-        module.main(args)
+        module.run(settings)
 
     def base_model(self) -> str:
         name = str(self.model.get("base_model") or "")
@@ -512,39 +475,37 @@ class Pipeline:
             from autoact.io import read_records
             if len(read_records(out, list_only=True)) >= n:
                 return "skip", out
-        argv = ["--source_data", str(self.seed_file()), "--target_data", str(out),
-                "--dataset_name", self.task.name, "--model_name", self.model.get("meta_agent", "llama-2-13b-chat")]
-        self.call("self_instruct", argv + to_argv(sec, stage_flags("self_instruct"))
-                  + self.llm_flags(True) + self.common("self_instruct"))
+        wired = {"source_data": str(self.seed_file()), "target_data": str(out), "dataset_name": self.task.name,
+                 "model_name": self.model.get("meta_agent", "llama-2-13b-chat")}
+        self.call("self_instruct", wired, sec, self.llm_settings(True), self.common("self_instruct"))
         return "done", out
 
     def tool_selection(self) -> tuple[str, Path]:
         out = self.paths["tools"]
         if out.exists():
             return "skip", out
-        argv = ["--task_name", self.task.name, "--tool_save_path", str(out),
-                "--model_name", self.model.get("meta_agent", "llama-2-13b-chat")]
-        self.call("tool_selection", argv + to_argv(self.section("tool_selection"), stage_flags("tool_selection"))
-                  + self.llm_flags(True) + self.common("tool_selection"))
+        wired = {"task_name": self.task.name, "tool_save_path": str(out),
+                 "model_name": self.model.get("meta_agent", "llama-2-13b-chat")}
+        self.call("tool_selection", wired, self.section("tool_selection"), self.llm_settings(True),
+                  self.common("tool_selection"))
         return "done", out
 
     def trajectories(self) -> tuple[str, Path]:
         out = self.paths["trajectories"]
         if _log_complete(out, self.task.load_file(self.paths["self_instruct"])):
             return "skip", out
-        argv = ["--agent_name", "ZeroshotThink_run_Agent", "--llm_name",
-                self.model.get("meta_agent", "llama-2-13b-chat"), "--task", self.task.name,
-                "--task_path", str(self.paths["self_instruct"]), "--save_path", str(out),
-                "--tools", str(self.paths["tools"])]
-        self.call("trajectories", argv + to_argv(self.section("trajectories"), stage_flags("trajectories"))
-                  + self.llm_flags(True) + self.common("trajectories"))
+        wired = {"agent_name": "ZeroshotThink_run_Agent", "llm_name": self.model.get("meta_agent", "llama-2-13b-chat"),
+                 "task": self.task.name, "task_path": str(self.paths["self_instruct"]), "save_path": str(out),
+                 "tools": str(self.paths["tools"])}
+        self.call("trajectories", wired, self.section("trajectories"), self.llm_settings(True),
+                  self.common("trajectories"))
         return "done", out
 
     def filter(self) -> tuple[str, Path]:
         sec = {"filter_num": 200, **self.section("filter")}
-        argv = ["--source_path", str(self.paths["trajectories"]), "--save_path", str(self.paths["data"]),
-                "--task_name", self.task.name]
-        self.call("filter", argv + to_argv(sec, stage_flags("filter")) + self.common("filter"))
+        wired = {"source_path": str(self.paths["trajectories"]), "save_path": str(self.paths["data"]),
+                 "task_name": self.task.name}
+        self.call("filter", wired, sec, self.common("filter"))
         return "done", self.paths["data"]
 
     def train(self) -> tuple[str, Path]:
@@ -561,14 +522,14 @@ class Pipeline:
             self.single_data()
         for role in roles:
             out = self.paths["lora"] / role
-            argv = ["--model_name_or_path", base, "--data_path", str(self.paths["data"] / f"data_{role}.json"),
-                    "--output_dir", str(out)] + to_argv(sec | per_role.get(role, {}), {})
+            values = {"model_name_or_path": base, "data_path": str(self.paths["data"] / f"data_{role}.json"),
+                      "output_dir": str(out)} | sec | per_role.get(role, {})
             print(f"  training the {role} agent -> {out}")
             if launcher == "python":
-                from autoact.train.lora import train
-                train(argv)
+                from autoact.stages import training
+                training.run(training.from_mapping(values))
             else:
-                self._train_subprocess(launcher, argv)
+                self._train_subprocess(launcher, to_argv(values))
             if not (out / RECORD_FILE).exists():
                 raise ConfigError(f"training the {role} agent did not produce {out / RECORD_FILE}")
         return "done", self.paths["lora"]
@@ -607,36 +568,38 @@ class Pipeline:
         return "done", self.paths["eval"] / "summary.json"
 
     def eval_one(self, method: str, out: Path) -> None:
-        from autoact.commands.evaluation import TUNED_METHODS
+        from autoact.stages.evaluation import TUNED_METHODS
         sec = self.section("eval") | {"method": method}
-        argv = ["--agent_name", "ZeroshotThink_run_Agent", "--task", self.task.name,
-                "--task_path", str(self.eval_path()), "--save_path", str(out), "--tools", str(self.paths["tools"])]
+        wired = {"agent_name": "ZeroshotThink_run_Agent", "task": self.task.name,
+                 "task_path": str(self.eval_path()), "save_path": str(out), "tools": str(self.paths["tools"])}
         if self.model.get("base_url") and not sec.get("backend") == "hf":
-            argv += ["--base_url", str(self.model["base_url"])]
+            wired["base_url"] = self.model["base_url"]
             if method not in TUNED_METHODS and self.model.get("base_model"):
-                argv += ["--llm_name", str(self.model["base_model"])]
+                wired["llm_name"] = str(self.model["base_model"])
             for role in ROLES:        # a server serving the adapters under their role names
-                argv += [f"--{role}_agent", role]
+                wired[f"{role}_agent"] = role
             if method == "single":
-                argv += ["--single_agent", "single"]
+                wired["single_agent"] = "single"
         else:
-            argv += ["--backend", "hf", "--base_model", self.base_model()]
+            wired |= {"backend": "hf", "base_model": self.base_model()}
             for role in ROLES:
-                argv += [f"--{role}_agent", str(self.paths["lora"] / role)]
+                wired[f"{role}_agent"] = str(self.paths["lora"] / role)
             if method == "single":
-                argv += ["--single_agent", str(self.paths["lora"] / "single")]
+                wired["single_agent"] = str(self.paths["lora"] / "single")
         if self.section("filter").get("criterion") == "none" and "label" not in sec and method in TUNED_METHODS:
             # agents trained on unfiltered trajectories: the paper's -filtering ablation
-            argv += ["--label", f"{method} -filtering"]
-        self.call("eval", argv + to_argv(sec, stage_flags("eval")) + self.common("eval"))
+            wired["label"] = f"{method} -filtering"
+        self.call("eval", wired, sec, self.common("eval"))
 
     def report(self) -> tuple[str, Path]:
         out = self.paths["report"]
         runs = [str(d) for d in self.eval_dirs().values() if (d / "summary.json").exists()]
-        extra = ["--curves", str(self.paths["lora"])] if self.paths["lora"].is_dir() else []
+        wired: dict = {"runs": runs, "out": str(out), "sample": 1}
+        if self.paths["lora"].is_dir():
+            wired["curves"] = [str(self.paths["lora"])]
         if self.paths["timings"].exists():
-            extra += ["--timings", str(self.paths["timings"])]
-        self.call("report", runs + ["--out", str(out), "--sample", "1"] + extra + self.common())
+            wired["timings"] = [str(self.paths["timings"])]
+        self.call("report", wired, self.section("report"), self.common())
         return "done", out / "report.png"
 
     def check_work_dir(self) -> None:

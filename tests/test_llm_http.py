@@ -211,10 +211,11 @@ def test_all_servers_down_is_one_clear_error():
 def test_base_url_flag_repeated_or_comma_separated(fake_server):
     import argparse
 
-    from autoact.llm import add_llm_args, make_llm
+    from autoact.llm import LLMSettings, make_llm
+    from autoact.settings import add_options
     a, b, c = fake_server(policy), fake_server(policy), fake_server(policy)
     p = argparse.ArgumentParser()
-    add_llm_args(p)
+    add_options(p, LLMSettings)
     args = p.parse_args(["--base_url", f"{a.url},{b.url}", "--base_url", c.url])
     llm = make_llm(args, "tiny")
     assert [h["url"] for h in llm.health()] == [a.url, b.url, c.url]

@@ -5,15 +5,16 @@ import argparse
 import pytest
 
 from autoact.errors import ConfigError
-from autoact.llm import add_llm_args, make_llm, parse_adapters
+from autoact.llm import LLMSettings, make_llm, parse_adapters
 from autoact.llm.models import RoleMap, candidate_names, resolve_local_model
 from autoact.llm.templates import RESPONSE_MARKER, agent_prompt
 
 
 def parse(*argv):
+    from autoact.settings import add_options, from_args
     p = argparse.ArgumentParser()
-    add_llm_args(p)
-    return p.parse_args(list(argv))
+    add_options(p, LLMSettings)
+    return from_args(LLMSettings, p.parse_args(list(argv)))
 
 
 def test_auto_picks_openai_when_a_server_is_set(fake_server, monkeypatch):

@@ -114,15 +114,44 @@ def test_list_valued_training_settings_reach_the_trainer_as_flags():
     """A training field that takes several values (--lora_target_modules q_proj v_proj) is set
     as a YAML list; the pipeline used to read the field's element type and refuse every list."""
     from autoact.errors import ConfigError
-    from autoact.pipeline import _train_field_types, check_value, to_argv
-    types = _train_field_types()
+    from autoact.pipeline import check_value, to_argv
+    from autoact.stages.training import field_types
+    types = field_types()
     assert types["lora_target_modules"] is list and types["lora_r"] is int
     assert types["learning_rate"] is float and types["fp16"] is bool
     check_value("train", "lora_target_modules", ["q_proj", "v_proj", "lm_head"], None)
     with pytest.raises(ConfigError, match="lora_r"):
         check_value("train", "lora_r", [8, 16], None)
-    assert to_argv({"lora_target_modules": ["q_proj", "lm_head"]}, {}) == \
+    assert to_argv({"lora_target_modules": ["q_proj", "lm_head"]}) == \
         ["--lora_target_modules", "q_proj", "lm_head"]
+
+
+@pytest.mark.parametrize("preset", ["learning", "hotpotqa"])
+def test_training_settings_from_a_config_equal_those_from_the_flags(tmp_path, preset):
+    """The pipeline builds an agent's training settings from its config section; the script
+    parses flags. Both must give the trainer the same settings (types included: a YAML
+    learning rate written 1e-4 is a string)."""
+    from dataclasses import asdict
+
+    from autoact.pipeline import load_preset, to_argv
+    from autoact.stages import training
+    data = tmp_path / "data_plan.json"
+    data.write_text('[{"input": "q", "output": "a"}]')
+    section = {k: v for k, v in load_preset(preset)["train"].items()
+               if k not in ("launcher", "deepspeed", "plan", "tool", "reflect", "single")}
+    values = {"model_name_or_path": "m", "data_path": str(data), "output_dir": str(tmp_path / "o"),
+              **section, "learning_rate": "1e-4", "num_train_epochs": 2}
+    from_config = training.from_mapping(values)
+    from_flags = training.from_flags(to_argv(values))
+    for part in ("model", "data", "lora"):
+        assert asdict(getattr(from_config, part)) == asdict(getattr(from_flags, part))
+    assert from_config.train.to_dict() == from_flags.train.to_dict()
+    assert from_config.train.learning_rate == 1e-4 and from_config.train.num_train_epochs == 2.0
+    from autoact.errors import ConfigError
+    from autoact.pipeline import check_value
+    check_value("train", "learning_rate", "1e-4", None)          # what YAML makes of 1e-4
+    with pytest.raises(ConfigError, match="learning_rate"):
+        check_value("train", "learning_rate", "fast", None)
 
 
 @pytest.mark.slow

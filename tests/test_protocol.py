@@ -560,14 +560,20 @@ def test_pipeline_labels_the_unfiltered_run(tmp_path, monkeypatch):
                                                work_dir=str(tmp_path / "nofilter"),
                                                set=["filter.criterion=none"]))
     calls = {}
-    monkeypatch.setattr(pipeline.Pipeline, "call", lambda self, stage, argv: calls.setdefault(stage, argv))
+    real_module = pipeline.stage_module
+
+    def recording(stage):          # the stage's real settings class; run records what it gets
+        from types import SimpleNamespace
+        return SimpleNamespace(Settings=real_module(stage).Settings,
+                               run=lambda settings: calls.setdefault(stage, settings))
+    monkeypatch.setattr(pipeline, "stage_module", recording)
     monkeypatch.setattr(pipeline.Pipeline, "base_model", lambda self: "tiny")
     p = pipeline.Pipeline(cfg)
     p.filter()
     p.eval()
-    assert calls["filter"][calls["filter"].index("--criterion") + 1] == "none"
-    assert calls["eval"][calls["eval"].index("--label") + 1] == "autoact -filtering"
-    assert calls["eval"][calls["eval"].index("--wiki") + 1] == "distractor"
+    assert calls["filter"].criterion == "none"
+    assert calls["eval"].label == "autoact -filtering"
+    assert calls["eval"].wiki == "distractor"
 
 
 # --- 7. the README's spec-task command -----------------------------------------------------------

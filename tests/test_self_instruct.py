@@ -13,7 +13,7 @@ import pytest
 
 from autoact.io import JsonlLog, read_records
 from autoact.llm.scripted import ScriptedLLM
-from autoact.stages.self_instruct import (SelfInstruct, Settings, build_messages, parse_items,
+from autoact.stages.self_instruct import (Generation, SelfInstruct, build_messages, parse_items,
                                           validate)
 from autoact.tasks import get_task
 
@@ -51,7 +51,7 @@ def science_policy(req) -> str:
 def make(task_name, policy, total, **kw):
     task = get_task(task_name)
     seeds = read_records(META_H if task.name == "HotpotQA" else META_S)
-    return SelfInstruct(task, seeds, ScriptedLLM(policy), Settings(total=total, **kw))
+    return SelfInstruct(task, seeds, ScriptedLLM(policy), Generation(total=total, **kw))
 
 
 def test_exact_count_no_duplicates_and_rejections(tmp_path):

@@ -3,10 +3,10 @@ tool selection, the output log, the per-question solve function with its error r
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -16,6 +16,7 @@ from autoact.cli import (non_negative_float, non_negative_int, positive_int, top
 from autoact.errors import AutoActError, ConfigError
 from autoact.llm.base import LLM, SamplingParams
 from autoact.prompting import Prompts
+from autoact.settings import option
 from autoact.tasks.base import Example, Task
 from autoact.tools import Environment, Tool, default_selection, load_selection
 
@@ -25,49 +26,76 @@ log = logging.getLogger(__name__)
 TOOL_SELECTION_FILE = "Self_Planning/Tool_Selection/{task}_Tools.json"
 
 
-def add_episode_args(parser: argparse.ArgumentParser, *, max_steps: int, temperature: float,
-                     top_p: float, top_k: int, max_tokens: int, num_beams: int,
-                     decoding_note: str) -> None:
-    g = parser.add_argument_group("episodes")
-    g.add_argument("--tools", default=None,
-                   help="tool-selection JSON (name, definition, usage per tool; the prompts show "
-                        "the file's texts). Default: " + TOOL_SELECTION_FILE + " (relative to the "
-                        "current folder) when it exists, which is where the seed tool_selected.py "
-                        "command writes it, else the task's own selection (HotpotQA BingSearch/"
-                        "Retrieve/Lookup, ScienceQA BingSearch/Retrieve/Image2Text, a spec file's "
-                        "tools). The run prints which it used.")
-    g.add_argument("--max_steps", type=positive_int, default=max_steps,
-                   help=f"halt an episode after this many steps (default {max_steps})")
-    g.add_argument("--max_context_len", type=positive_int, default=4096,
-                   help="halt when the prompt exceeds this many tokens (the local model's "
-                        "tokenizer; over HTTP an estimate of 4 characters per token)")
-    g.add_argument("--workers", type=positive_int, default=None,
-                   help="questions in flight at once (default: 32 for a server, the batch size "
-                        "for a local model, whose calls are batched together)")
-    g.add_argument("--limit", type=positive_int, default=None, help="only the first N questions")
-    g.add_argument("--seed", type=int, default=0, help="per-question sampling seeds derive from it")
-    g.add_argument("--temperature", type=non_negative_float, default=temperature,
-                   help=f"sampling temperature (default {temperature}; {decoding_note})")
-    g.add_argument("--top_p", type=top_p_value, default=top_p, help=f"nucleus sampling (default {top_p})")
-    g.add_argument("--top_k", type=top_k_value, default=top_k,
-                   help=f"top-k sampling, sent to servers that take it; -1: off (default {top_k})")
-    g.add_argument("--max_tokens", type=positive_int, default=max_tokens,
-                   help=f"tokens per generation (one thought, action or argument; default {max_tokens})")
-    g.add_argument("--num_beams", type=positive_int, default=num_beams,
-                   help=f"sent as num_beams to OpenAI-compatible servers when > 1 (default {num_beams}). "
-                        "vLLM and FastChat accept the request and ignore the field, as the "
-                        "reference's FastChat server did; a server that rejects it gets the request "
-                        "again without it (one notice); the local hf backend does not apply it")
-    g.add_argument("--max_observation_chars", type=non_negative_int, default=0,
-                   help="cut observations longer than this (0: never, as the reference; the "
-                        "context-length halt still applies)")
-    g.add_argument("--max_consecutive_failures", type=positive_int, default=10,
-                   help="stop the run when this many questions in a row fail (server down)")
-    g.add_argument("--max_error_rate", type=unit_fraction, default=0.25,
-                   help="exit with an error (after saving everything) when more than this share of "
-                        "the questions ended in an error (default 0.25); a rerun retries them")
-    g.add_argument("--overwrite", action="store_true",
-                   help="start afresh instead of resuming from an existing output")
+_EP = "episodes"
+
+
+@dataclass
+class EpisodeSettings:
+    """What the episode-running stages share (the "episodes" flags); each stage declares the
+    decoding fields with its own defaults (``temperature: float = temperature_option(...)``)."""
+    tools: str | None = option(None, group=_EP,
+                               help="tool-selection JSON (name, definition, usage per tool; the prompts show "
+                                    "the file's texts). Default: " + TOOL_SELECTION_FILE + " (relative to the "
+                                    "current folder) when it exists, which is where the seed tool_selected.py "
+                                    "command writes it, else the task's own selection (HotpotQA BingSearch/"
+                                    "Retrieve/Lookup, ScienceQA BingSearch/Retrieve/Image2Text, a spec file's "
+                                    "tools). The run prints which it used.")
+    max_steps: int = 10             # the decoding fields: each stage declares its own defaults
+    max_context_len: int = option(4096, type=positive_int, group=_EP,
+                                  help="halt when the prompt exceeds this many tokens (the local model's "
+                                       "tokenizer; over HTTP an estimate of 4 characters per token)")
+    workers: int | None = option(None, type=positive_int, group=_EP,
+                                 help="questions in flight at once (default: 32 for a server, the batch size "
+                                      "for a local model, whose calls are batched together)")
+    limit: int | None = option(None, type=positive_int, group=_EP, help="only the first N questions")
+    seed: int = option(0, type=int, group=_EP, help="per-question sampling seeds derive from it")
+    temperature: float = 0.0
+    top_p: float = 1.0
+    top_k: int = -1
+    max_tokens: int = 128
+    num_beams: int = 1
+    max_observation_chars: int = option(0, type=non_negative_int, group=_EP,
+                                        help="cut observations longer than this (0: never, as the reference; "
+                                             "the context-length halt still applies)")
+    max_consecutive_failures: int = option(10, type=positive_int, group=_EP,
+                                           help="stop the run when this many questions in a row fail "
+                                                "(server down)")
+    max_error_rate: float = option(0.25, type=unit_fraction, group=_EP,
+                                   help="exit with an error (after saving everything) when more than this "
+                                        "share of the questions ended in an error (default 0.25); a rerun "
+                                        "retries them")
+    overwrite: bool = option(False, kind="switch", group=_EP,
+                             help="start afresh instead of resuming from an existing output")
+
+
+def max_steps_option(n: int):
+    return option(n, type=positive_int, group=_EP, help=f"halt an episode after this many steps (default {n})")
+
+
+def temperature_option(t: float, note: str):
+    return option(t, type=non_negative_float, group=_EP, help=f"sampling temperature (default {t}; {note})")
+
+
+def top_p_option(p: float):
+    return option(p, type=top_p_value, group=_EP, help=f"nucleus sampling (default {p})")
+
+
+def top_k_option(k: int):
+    return option(k, type=top_k_value, group=_EP,
+                  help=f"top-k sampling, sent to servers that take it; -1: off (default {k})")
+
+
+def max_tokens_option(n: int):
+    return option(n, type=positive_int, group=_EP,
+                  help=f"tokens per generation (one thought, action or argument; default {n})")
+
+
+def num_beams_option(n: int):
+    return option(n, type=positive_int, group=_EP,
+                  help=f"sent as num_beams to OpenAI-compatible servers when > 1 (default {n}). "
+                       "vLLM and FastChat accept the request and ignore the field, as the "
+                       "reference's FastChat server did; a server that rejects it gets the request "
+                       "again without it (one notice); the local hf backend does not apply it")
 
 
 def selected_tools(tools_flag: str | None, task: Task,
@@ -90,7 +118,7 @@ def announce_tools(tools: list[Tool], source: str) -> None:
     print(f"tools: {', '.join(t.name for t in tools)} (from {source})", flush=True)
 
 
-def default_workers(args: argparse.Namespace, llm: LLM) -> int:
+def default_workers(args: EpisodeSettings, llm: LLM) -> int:
     if args.workers:
         return args.workers
     if llm.backend == "hf":
@@ -103,7 +131,7 @@ def question_seed(seed: int, ex_id: str) -> int:
     return int(hashlib.sha1(f"{seed}:{ex_id}".encode()).hexdigest()[:8], 16)
 
 
-def sampling(args: argparse.Namespace, ex_id: str) -> SamplingParams:
+def sampling(args: EpisodeSettings, ex_id: str) -> SamplingParams:
     return SamplingParams(max_tokens=args.max_tokens, temperature=args.temperature,
                           top_p=args.top_p, top_k=args.top_k, stop=("\n",),
                           seed=question_seed(args.seed, ex_id),
@@ -119,7 +147,7 @@ def load_examples(task: Task, path: str, limit: int | None,
 
 
 def make_solver(task: Task, tools: list[Tool], env: Environment, llm: LLM, policy,
-                args: argparse.Namespace, extra: dict, *, instruction: str = "",
+                args: EpisodeSettings, extra: dict, *, instruction: str = "",
                 reflect: bool = True, prompts: Prompts | None = None) -> Callable[[Example], dict]:
     """``solve(example) -> record``. Whatever goes wrong while solving one question (a server
     error, a reply of the wrong shape, a tool's bug) becomes that question's error record, with

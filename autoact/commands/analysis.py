@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 
-from autoact.cli import add_common_args
+from autoact.settings import CommonSettings, add_options
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -24,7 +24,7 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--file_path", action="append", default=[], metavar="PATH",
                    help="a log or folder, as the reference's analysis.py took it (repeatable)")
     p.add_argument("--csv", default=None, help="also write the table as CSV here")
-    add_common_args(p)
+    add_options(p, CommonSettings)
     return p
 
 

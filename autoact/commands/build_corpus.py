@@ -27,7 +27,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from autoact.cli import add_common_args
+from autoact.settings import CommonSettings, add_options
 
 DUMP_SUFFIXES = (".bz2", ".tar", ".tbz2", ".tgz", ".tar.gz")
 
@@ -48,7 +48,7 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing index (atomically, once the new one is complete)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    add_common_args(p)
+    add_options(p, CommonSettings)
     return p
 
 

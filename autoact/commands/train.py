@@ -1,5 +1,5 @@
 """Front end of LoRA training (``Self_Planning/Train/train_lora.py`` and ``deepspeed --module
-autoact.commands.train``): runs :func:`autoact.train.lora.train` on ``sys.argv`` with one-line
+autoact.commands.train``): runs :mod:`autoact.stages.training` on ``sys.argv`` with one-line
 errors. The flags are the dataclasses of :mod:`autoact.train.lora` (``--help`` lists them)."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ def main() -> int:
     from autoact.errors import AutoActError
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        from autoact.train.lora import train
-        train()
+        from autoact.stages import training
+        training.run(training.from_flags())
     except AutoActError as err:
         if os.environ.get("AUTOACT_DEBUG"):
             raise

@@ -17,13 +17,16 @@ prompts file, so training inputs and inference prompts are byte-identical.
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from typing import Iterable
 
 from autoact.agents.episode import steps_from_record
 from autoact.agents.prompts import Step, action_input, argument_input, prefix, thought_input
+from autoact.cli import positive_int
 from autoact.errors import DataError
 from autoact.llm.models import ROLES
 from autoact.prompting import Prompts, resolve
+from autoact.settings import CommonSettings, PromptsSettings, option
 from autoact.tools import parse_action, resolve_tool_name
 
 def record_instruction(record: dict, where: str = "record", prompts: Prompts | None = None) -> str:
@@ -86,6 +89,30 @@ CRITERIA = {
 }
 
 
+@dataclass
+class Settings(CommonSettings, PromptsSettings):
+    """The flags of ``Scripts/filter_data.py``."""
+    source_path: str | None = option(required=True, help="trajectory JSONL from run_task.py (or from the "
+                                                         "reference's run_task.py)")
+    save_path: str | None = option(required=True, help="folder for data_{plan,tool,reflect}.json")
+    task_name: str | None = option(required=True,
+                                   help="task of the trajectories (checked against the log)")
+    filter_num: int | None = option(type=positive_int, required=True,
+                                    help="keep at most this many trajectories")
+    criterion: str = option("correct", choices=tuple(CRITERIA),
+                            help="which trajectories become training data: " +
+                                 "; ".join(f"{k}: {v}" for k, v in CRITERIA.items()) + " (default correct)")
+    instruction: str = option("log", choices=("log", "prompts"),
+                              help="log: train on the instruction each trajectory was generated with "
+                                   "(default); prompts: rebuild it from --prompts and --tools, e.g. for a "
+                                   "reference log whose wording evaluation here will not use")
+    tools: str | None = option(None, help="--instruction prompts: the tool-selection file (default as "
+                                          "run_eval.py: Self_Planning/Tool_Selection/{Task}_Tools.json, "
+                                          "else the task's default)")
+    seed: int = option(0, type=int, help="shuffling seed")
+    overwrite: bool = option(False, kind="switch", help="replace existing training data")
+
+
 def keep(record: dict, criterion: str = "correct") -> bool:
     """Kept: no error, finished (not halted), and exactly right: ``correct`` (exact match /
     option match) by default, or ``reward`` >= 1 (token F1 of 1) with ``criterion="reward"``.
@@ -120,3 +147,84 @@ def build_training_data(records: Iterable[dict], *, filter_num: int, seed: int =
     for role in ROLES:
         rng.shuffle(data[role])
     return data, [str(r["id"]) for r in kept]
+
+
+# ----------------------------------------------------------------------------- the stage
+
+def run(settings: Settings) -> None:
+    """Filter the log into the three roles' training data (a no-op when it is up to date)."""
+    from pathlib import Path
+
+    from autoact.agents.runner import EPISODE_SCHEMA
+    from autoact.io import OutputLock, check_distinct
+    from autoact.prompting import load_prompts
+    from autoact.reference_logs import read_log
+    from autoact.tasks import get_task
+
+    task = get_task(settings.task_name)
+    prompts = load_prompts(settings.prompts)
+    source = Path(settings.source_path)
+    records, from_reference = read_log(source, schema=EPISODE_SCHEMA)
+    for i, rec in enumerate(records, 1):
+        for key in ("question", "steps", "prompt", "correct"):
+            if key not in rec:
+                raise DataError(f"{source}: record {i} (id {rec.get('id')}) has no {key!r}; is this "
+                                f"a trajectory log from run_task.py?")
+        if rec.get("task") and str(rec["task"]).lower() != task.name.lower():
+            raise DataError(f"{source}: record {i} is a {rec['task']} trajectory, not {task.name}")
+    instruction = None
+    if settings.instruction == "prompts":
+        from autoact.agents.prompts import instruction as build_instruction
+        from autoact.agents.setup import selected_tools
+        tools, tools_source = selected_tools(settings.tools, task, prompts)
+        instruction = build_instruction(task, tools, prompts=prompts)
+        print(f"instruction rebuilt from the prompts file with tools {', '.join(t.name for t in tools)} "
+              f"(from {tools_source})")
+    elif from_reference:
+        print(f"note: {from_reference} lines are in the reference's log format: their steps are parsed "
+              f"from the prompt and they keep the reference's instruction; evaluate with a prompts "
+              f"file of the same wording, or pass --instruction prompts")
+    folder = Path(settings.save_path)
+    if folder.exists() and not folder.is_dir():
+        raise DataError(f"--save_path {folder}: is a file, expected a folder")
+    outputs = {role: folder / f"data_{role}.json" for role in ROLES}
+    config_path = folder / "data_config.json"
+    check_distinct([*outputs.values(), config_path], [source, settings.tools, settings.prompts])
+    with OutputLock(folder):
+        _build(settings, task, prompts, source, records, from_reference, instruction, folder, outputs, config_path)
+
+
+def _build(settings, task, prompts, source, records, from_reference, instruction, folder, outputs, config_path):
+    import hashlib
+
+    from autoact.errors import OutputExistsError
+    from autoact.io import read_json, write_json_atomic
+
+    fingerprint = {"source": str(source), "source_sha256": hashlib.sha256(source.read_bytes()).hexdigest(),
+                "task": task.name, "filter_num": settings.filter_num, "criterion": settings.criterion,
+                "seed": settings.seed, "instruction": settings.instruction, "prompts": prompts.describe()}
+    existing = [p for p in outputs.values() if p.exists()]
+    if existing and not settings.overwrite:
+        old = read_json(config_path) if config_path.exists() else {}
+        if len(existing) == len(outputs) and old.get("settings") == fingerprint:
+            print(f"{folder}: training data is up to date with {source}; nothing to do")
+            return
+        raise OutputExistsError(f"{existing[0]} exists (built from another log or settings); pass "
+                                f"--overwrite to replace it")
+    data, kept = build_training_data(records, filter_num=settings.filter_num, seed=settings.seed,
+                                     criterion=settings.criterion, source=str(source), prompts=prompts,
+                                     instruction=instruction)
+    if not kept:
+        what = "without an error" if settings.criterion == "none" else f"{settings.criterion} and finished"
+        raise DataError(f"{source}: none of its {len(records)} trajectories is {what}; nothing to train on")
+    for role in ROLES:
+        write_json_atomic(outputs[role], data[role])
+    counts = {role: len(data[role]) for role in ROLES}
+    write_json_atomic(config_path, {"settings": fingerprint, "trajectories": len(records),
+                                    "reference_format": from_reference,
+                                    "kept": len(kept), "kept_ids": kept, "examples": counts})
+    rule = "any without an error" if settings.criterion == "none" else f"{settings.criterion}, finished"
+    print(f"kept {len(kept)} of {len(records)} trajectories ({rule})")
+    for role in ROLES:
+        print(f"  {role:8s} {counts[role]:6d} examples -> {outputs[role]}")
+

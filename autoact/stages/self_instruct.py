@@ -27,16 +27,56 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
-from autoact.errors import AutoActError
+from autoact.cli import non_negative_float, non_negative_int, positive_int, str2bool, top_k_value, top_p_value
+from autoact.errors import AutoActError, ConfigError
 from autoact.io import JsonlLog
+from autoact.llm import LLMSettings
 from autoact.llm.base import LLM, SamplingParams
 from autoact.prompting import Prompts, resolve
+from autoact.settings import CommonSettings, PromptsSettings, option, public
 from autoact.tasks.base import Task
 from autoact.tasks.scienceqa import LETTERS, format_options, gold_index, parse_options
 from autoact.tools.image import ocr_words
 from autoact.tools.wiki import one_line
 
 log = logging.getLogger(__name__)
+
+@dataclass
+class Settings(CommonSettings, LLMSettings, PromptsSettings):
+    """The flags of ``Self_Instruct/data_generation.py``."""
+    source_data: str | None = option(required=True,
+                                     help="seed examples: a JSON list (e.g. Meta_Hotpotqa.json)")
+    target_data: str | None = option(required=True, help="output JSON list of generated pairs")
+    dataset_name: str | None = option(required=True,
+                                      help="task name (case-insensitive): hotpotqa, scienceqa, ...")
+    generate_all_num: int = option(800, type=positive_int,
+                                   help="pairs to generate in all (the output has exactly this many)")
+    generate_per_round_num: int = option(10, type=positive_int, help="pairs asked for per round")
+    model_name: str = option("llama-2-13b-chat",
+                             help="the Meta-Agent: a served model name, an alias or a local path")
+    temperature: float | None = option(None, type=non_negative_float,
+                                       help="fixed sampling temperature (default: drawn per round from "
+                                            "--min_temperature..--max_temperature, as the reference)")
+    min_temperature: float = option(0.1, type=non_negative_float)
+    max_temperature: float = option(0.5, type=non_negative_float)
+    top_k: int = option(40, type=top_k_value)
+    top_p: float = option(0.75, type=top_p_value)
+    max_tokens: int = option(1024, type=positive_int)
+    seed: int = option(0, type=int, help="seeds example sampling and temperatures")
+    workers: int = option(4, type=positive_int,
+                          help="rounds in flight at once (default 4); round r shows pairs from rounds "
+                               "<= r - workers, so the output depends on --seed and --workers, not timing")
+    max_rounds: int = option(0, type=non_negative_int,
+                             help="stop with an error after this many rounds (0: no limit)")
+    patience: int = option(5, type=positive_int,
+                           help="stop with an error when this many rounds in a row add nothing (default 5)")
+    unique_answers: bool = option(True, type=str2bool,
+                                  help="the reference's rule: keep one pair per answer (default True)")
+    max_answer_chars: int = option(20, type=positive_int,
+                                   help="free-form answers must be shorter than this (reference: 20)")
+    overwrite: bool = option(False, kind="switch",
+                             help="start afresh: ignore (and replace) an existing target and its progress")
+
 
 class NoProgressError(AutoActError):
     """Several rounds in a row added no pair."""
@@ -188,7 +228,8 @@ PROGRESS_SCHEMA = {
 
 
 @dataclass
-class Settings:
+class Generation:
+    """The knobs of :class:`SelfInstruct` (from the stage's settings)."""
     total: int
     per_round: int = 10
     workers: int = 4
@@ -218,7 +259,7 @@ class State:
 
 
 class SelfInstruct:
-    def __init__(self, task: Task, seeds: list[dict], llm: LLM, settings: Settings,
+    def __init__(self, task: Task, seeds: list[dict], llm: LLM, settings: Generation,
                  prompts: Prompts | None = None):
         if not seeds:
             raise AutoActError("self-instruct needs at least one seed example")
@@ -336,3 +377,104 @@ class SelfInstruct:
     def _ask(self, messages: list[dict], params: SamplingParams) -> tuple[str, float]:
         t0 = time.monotonic()
         return self.llm.chat([messages], params)[0].text, t0
+
+
+# ----------------------------------------------------------------------------- the stage
+
+def run(settings: Settings) -> None:
+    """Generate the pairs (resuming from the progress log) and write the target and its config."""
+    from pathlib import Path
+
+    from autoact.io import OutputLock, check_distinct, prepare_output, read_records
+    from autoact.prompting import load_prompts
+    from autoact.tasks import get_task
+
+
+    task = get_task(settings.dataset_name)
+    prompts = load_prompts(settings.prompts)
+    if not 0 <= settings.min_temperature <= settings.max_temperature:
+        raise ConfigError("--min_temperature must be >= 0 and <= --max_temperature")
+    seeds = read_records(settings.source_data, required=["Question", "Answer"], list_only=True)
+    if not seeds:
+        raise ConfigError(f"{settings.source_data}: no seed examples")
+    task.load_file(settings.source_data)            # the task's own checks (options, answer letter)
+
+    target = Path(settings.target_data)
+    progress_path = target.with_suffix(".progress.jsonl")
+    config_path = target.with_suffix(".config.json")
+    check_distinct([target, progress_path, config_path], [settings.source_data, settings.prompts])
+    prepare_output(target)
+    knobs = Generation(
+        total=settings.generate_all_num, per_round=settings.generate_per_round_num, workers=settings.workers,
+        seed=settings.seed, max_rounds=settings.max_rounds, patience=settings.patience,
+        unique_answers=settings.unique_answers, max_answer_chars=settings.max_answer_chars,
+        temperature=settings.temperature, temperature_range=(settings.min_temperature, settings.max_temperature),
+        max_tokens=settings.max_tokens, top_p=settings.top_p, top_k=settings.top_k)
+    with OutputLock(target):
+        _generate(settings, task, prompts, seeds, knobs, target, progress_path, config_path)
+
+
+def _generate(settings, task, prompts, seeds, knobs, target, progress_path, config_path) -> None:
+    from tqdm import tqdm
+
+    from autoact.io import JsonlLog, read_records, write_json_atomic
+    from autoact.llm import make_llm
+
+    existing: list[dict] = []
+    if not settings.overwrite and target.exists() and not progress_path.exists():
+        existing = read_records(target, required=["Question", "Answer"], list_only=True)
+        task.load_file(target)
+        if len(existing) >= knobs.total:
+            print(f"{target} already holds {len(existing)} pairs (>= {knobs.total}); nothing to do.")
+            return
+
+    # an existing progress log is read and checked first; with --overwrite it is replaced, but
+    # only once the server has answered
+    progress = JsonlLog(progress_path, key="round", schema=PROGRESS_SCHEMA) if not settings.overwrite else None
+    llm = None
+    try:
+        llm = make_llm(settings, settings.model_name)
+        if progress is None:
+            progress_path.unlink(missing_ok=True)
+            progress = JsonlLog(progress_path, key="round", schema=PROGRESS_SCHEMA)
+        gen = SelfInstruct(task, seeds, llm, knobs, prompts)
+        if existing:
+            progress.append({"round": -1, "items": existing, "rejected": {}, "temperature": None,
+                             "reply": f"(pairs already in {target})", "seconds": 0})
+        for rec in sorted(progress.records(), key=lambda r: r["round"]):
+            gen.replay(rec["round"], rec.get("items") or [], rec.get("rejected") or {}, rec.get("reply", ""))
+        resumed = len(gen.state.items)
+        if resumed:
+            print(f"resuming: {resumed} pairs from {progress_path}")
+        t0 = time.monotonic()
+        bar = tqdm(total=knobs.total, initial=min(resumed, knobs.total), unit="pair",
+                   desc=f"self-instruct {task.name}", dynamic_ncols=True)
+
+        def on_round(g: SelfInstruct, r: int) -> None:
+            bar.update(min(len(g.state.items), knobs.total) - bar.n)
+            bar.set_postfix(round=r, rejected=sum(g.state.rejected.values()))
+            write_json_atomic(target, g.state.items[:knobs.total], indent=4)
+
+        try:
+            items = gen.run(progress, on_round)[:knobs.total]
+        finally:
+            bar.close()
+        write_json_atomic(target, items, indent=4)
+        st = gen.state
+        summary = {"generated": len(items), "rounds": st.rounds, "rejected": dict(st.rejected),
+                   "usage": llm.usage.as_dict(), "seconds": round(time.monotonic() - t0, 1)}
+        config = public(settings)
+        write_json_atomic(config_path, {"args": config, "task": task.name, "llm": llm.describe(),
+                                        "decoding": llm.decoding.summary(),
+                                        "prompts": prompts.describe(), "summary": summary})
+        print(f"generated {len(items)} {task.name} pairs in {st.rounds} rounds -> {target}")
+        print("rejected: " + (", ".join(f"{k} {v}" for k, v in sorted(st.rejected.items())) or "none"))
+        u = summary["usage"]
+        print(f"tokens: {u['prompt_tokens']} prompt + {u['completion_tokens']} completion "
+              f"in {u['requests']} requests ({summary['seconds']} s)")
+    finally:
+        if progress is not None:
+            progress.close()
+        if llm is not None:
+            llm.close()
+

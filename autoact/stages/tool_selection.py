@@ -10,13 +10,39 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
-from autoact.errors import LLMResponseError
+from autoact.cli import non_negative_float, positive_int, top_k_value, top_p_value
+from autoact.errors import DataError, LLMResponseError
+from autoact.llm import LLMSettings
 from autoact.llm.base import LLM, SamplingParams
 from autoact.prompting import Prompts, resolve
+from autoact.settings import CommonSettings, PromptsSettings, option, public
 from autoact.tasks.base import Task
 from autoact.tools import Tool, pool, resolve_tool_name
 from autoact.tools.actions import name_key
+
+
+@dataclass
+class Settings(CommonSettings, LLMSettings, PromptsSettings):
+    """The flags of ``Self_Planning/Tool_Selection/tool_selected.py``."""
+    model_name: str = option("llama-2-13b-chat",
+                             help="the Meta-Agent: a served model name, an alias or a local path")
+    task_name: str = option("ScienceQA", help="task in the registry (case-insensitive)")
+    tool_save_path: str = option("Self_Planning/Tool_Selection/{task_name}_Tools.json",
+                                 help="output JSON; {task_name} is replaced by the task's name")
+    temperature: float = option(0.2, type=non_negative_float, help="sampling temperature (default 0.2)")
+    top_k: int = option(40, type=top_k_value)
+    top_p: float = option(0.75, type=top_p_value)
+    max_tokens: int = option(1024, type=positive_int)
+    num_tools: int = option(3, type=positive_int,
+                            help="how many tools to ask for (default 3, as the reference)")
+    attempts: int = option(3, type=positive_int,
+                           help="ask again this many times when the reply names no known tool")
+    seed: int = option(0, type=int)
+    overwrite: bool = option(False, kind="switch", help="replace an existing selection")
+    retrieve_k: int = option(3, type=int, hidden=True)        # reference flags,
+    retrieve_p: float = option(0.6, type=float, hidden=True)  # unused there too
 
 
 def render_pool(tools: list[Tool], prompts: Prompts | None = None) -> str:
@@ -86,3 +112,49 @@ def select_tools(llm: LLM, task: Task, params: SamplingParams, *, num_tools: int
             return sel, replies
     raise LLMResponseError(f"the model named no known tool in {attempts} tries; last reply: "
                            f"{replies[-1][:200]!r}")
+
+
+def run(settings: Settings) -> None:
+    """Choose the tools (or keep an existing selection) and write the selection and its config."""
+    from autoact.io import OutputLock, check_distinct, prepare_output, write_json_atomic
+    from autoact.llm import make_llm
+    from autoact.prompting import load_prompts
+    from autoact.tasks import get_task
+    from autoact.tools import load_selection
+
+
+    task = get_task(settings.task_name)
+    prompts = load_prompts(settings.prompts)
+    out = Path(settings.tool_save_path.replace("{task_name}", task.name))
+    config_path = out.with_name(out.stem + ".config.json")
+    check_distinct([out, config_path], [settings.prompts])
+    if out.exists() and not settings.overwrite:
+        try:
+            kept = load_selection(out)
+        except DataError as err:
+            raise DataError(f"{err} (an unreadable selection is kept; pass --overwrite to "
+                            f"replace it)") from None
+        print(f"{out} exists ({', '.join(t.name for t in kept)}); kept. Pass --overwrite to choose again.")
+        return
+    prepare_output(out)
+    with OutputLock(out):
+        llm = make_llm(settings, settings.model_name)
+        params = SamplingParams(max_tokens=settings.max_tokens, temperature=settings.temperature,
+                                top_p=settings.top_p, top_k=settings.top_k, seed=settings.seed)
+        try:
+            selection, replies = select_tools(llm, task, params, num_tools=settings.num_tools,
+                                              attempts=settings.attempts, prompts=prompts)
+        finally:
+            llm.close()
+        write_json_atomic(out, [t.pool_entry() for t in selection.tools])
+    config = public(settings)
+    write_json_atomic(config_path,
+                      {"args": config, "task": task.name, "llm": llm.describe(),
+                       "decoding": llm.decoding.summary(), "prompts": prompts.describe(),
+                       "selected": [t.name for t in selection.tools],
+                       "dropped_unknown": selection.unknown, "replies": replies,
+                       "usage": llm.usage.as_dict()})
+    print(f"selected for {task.name}: {', '.join(t.name for t in selection.tools)} -> {out}")
+    if selection.unknown:
+        print(f"dropped (not in the tool pool): {', '.join(selection.unknown)}")
+

@@ -7,9 +7,8 @@ short names as aliases (``Code`` for ``Code Interpreter``).
 
 from __future__ import annotations
 
-import argparse
 import os
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -19,6 +18,7 @@ from autoact.io import iter_records
 from autoact.tools.actions import name_key, parse_action
 from autoact.prompting import Prompts
 from autoact.prompting import resolve as resolve_prompts
+from autoact.settings import from_args, option
 from autoact.tools.base import Environment, Page, RunFn, SandboxLimits, Tool, ToolContext
 from autoact.tools.image import image2text, text2image
 from autoact.tools.search import bing_search
@@ -138,46 +138,52 @@ WIKI_SETTINGS = ("live", "offline", "distractor")
 WIKI_API = "https://en.wikipedia.org/w/api.php"
 
 
-def add_tool_args(parser: argparse.ArgumentParser) -> None:
-    g = parser.add_argument_group("tool environment")
-    g.add_argument("--wiki", choices=WIKI_SETTINGS, default=None,
-                   help="retrieval setting (default: the task's own corpus if its spec file names "
-                        "one, else $AUTOACT_WIKI or live). live: Wikipedia through "
-                        "its API, cached on disk so reruns make no network calls, and BingSearch "
-                        "through the web-search API of $AUTOACT_SEARCH_URL or else Wikipedia's own "
-                        "search: the reference's open setting. offline: a local corpus index "
-                        "(--corpus_index, built by Scripts/build_corpus.py, e.g. from HotpotQA's "
-                        "full-wiki abstracts dump). distractor: the shipped evaluation questions' "
-                        "own context paragraphs, gold paragraphs included: a closed setting whose "
-                        "scores are labelled distractor and are not comparable to the paper's")
-    g.add_argument("--corpus_index", default=os.environ.get("AUTOACT_CORPUS_INDEX"),
-                   help="--wiki offline: the corpus index (.sqlite) (default $AUTOACT_CORPUS_INDEX)")
-    g.add_argument("--wiki_cache", default="~/.cache/autoact/wikipedia.sqlite",
-                   help="live: SQLite cache of pages, searches and web results")
-    g.add_argument("--wiki_url", default=os.environ.get("AUTOACT_WIKI_URL") or WIKI_API,
-                   help="live: the MediaWiki API endpoint (default $AUTOACT_WIKI_URL or English "
-                        "Wikipedia)")
-    g.add_argument("--database", default=None, help="SQLite file for the Database tool (read-only)")
-    g.add_argument("--knowledge_graph", default=None,
-                   help="JSONL of {head, relation, tail} for the KnowledgeGraph tool")
-    g.add_argument("--code_timeout", type=positive_float, default=5.0,
-                   help="Code Interpreter wall-clock limit in seconds (default 5)")
-    g.add_argument("--code_memory_mb", type=positive_int, default=512,
-                   help="Code Interpreter memory limit in MiB (default 512)")
-    g.add_argument("--code_disk_mb", type=positive_int, default=64,
-                   help="Code Interpreter: total size of the files its code may write, in MiB "
-                        "(default 64)")
-    g.add_argument("--unsafe_code_tool", action="store_true",
-                   help="run the Code Interpreter's code even where this machine cannot enforce "
-                        "its whole sandbox (see README, 'Code Interpreter threat model'); without "
-                        "it the tool answers that code execution is unavailable there")
+_ENV = "tool environment"
+
+
+@dataclass
+class ToolSettings:
+    """Where the tools read from and the Code Interpreter's limits (the "tool environment" flags)."""
+    wiki: str | None = option(None, choices=WIKI_SETTINGS, group=_ENV,
+                              help="retrieval setting (default: the task's own corpus if its spec file names "
+                                   "one, else $AUTOACT_WIKI or live). live: Wikipedia through "
+                                   "its API, cached on disk so reruns make no network calls, and BingSearch "
+                                   "through the web-search API of $AUTOACT_SEARCH_URL or else Wikipedia's own "
+                                   "search: the reference's open setting. offline: a local corpus index "
+                                   "(--corpus_index, built by Scripts/build_corpus.py, e.g. from HotpotQA's "
+                                   "full-wiki abstracts dump). distractor: the shipped evaluation questions' "
+                                   "own context paragraphs, gold paragraphs included: a closed setting whose "
+                                   "scores are labelled distractor and are not comparable to the paper's")
+    corpus_index: str | None = option(factory=lambda: os.environ.get("AUTOACT_CORPUS_INDEX"), group=_ENV,
+                                      help="--wiki offline: the corpus index (.sqlite) (default "
+                                           "$AUTOACT_CORPUS_INDEX)")
+    wiki_cache: str = option("~/.cache/autoact/wikipedia.sqlite", group=_ENV,
+                             help="live: SQLite cache of pages, searches and web results")
+    wiki_url: str = option(factory=lambda: os.environ.get("AUTOACT_WIKI_URL") or WIKI_API, group=_ENV,
+                           help="live: the MediaWiki API endpoint (default $AUTOACT_WIKI_URL or English "
+                                "Wikipedia)")
+    database: str | None = option(None, group=_ENV, help="SQLite file for the Database tool (read-only)")
+    knowledge_graph: str | None = option(None, group=_ENV,
+                                         help="JSONL of {head, relation, tail} for the KnowledgeGraph tool")
+    code_timeout: float = option(5.0, type=positive_float, group=_ENV,
+                                 help="Code Interpreter wall-clock limit in seconds (default 5)")
+    code_memory_mb: int = option(512, type=positive_int, group=_ENV,
+                                 help="Code Interpreter memory limit in MiB (default 512)")
+    code_disk_mb: int = option(64, type=positive_int, group=_ENV,
+                               help="Code Interpreter: total size of the files its code may write, in MiB "
+                                    "(default 64)")
+    unsafe_code_tool: bool = option(False, kind="switch", group=_ENV,
+                                    help="run the Code Interpreter's code even where this machine cannot "
+                                         "enforce its whole sandbox (see README, 'Code Interpreter threat "
+                                         "model'); without it the tool answers that code execution is "
+                                         "unavailable there")
 
 
 #: the tools that read from the retrieval setting
 RETRIEVAL_TOOLS = frozenset({"Retrieve", "Lookup", "BingSearch"})
 
 
-def wiki_setting(args: argparse.Namespace, task=None) -> tuple[str, str | None]:
+def wiki_setting(args: ToolSettings, task=None) -> tuple[str, str | None]:
     """(setting, corpus index) from the flags: ``--wiki`` when given; else the task's own
     corpus (a spec file's ``corpus``, indexed on first use); else ``$AUTOACT_WIKI`` or live."""
     if args.wiki:
@@ -188,14 +194,15 @@ def wiki_setting(args: argparse.Namespace, task=None) -> tuple[str, str | None]:
     return os.environ.get("AUTOACT_WIKI") or "live", args.corpus_index
 
 
-def make_environment(args: argparse.Namespace, tools: Sequence[Tool] | None = None,
+def make_environment(settings: ToolSettings, tools: Sequence[Tool] | None = None,
                      task=None) -> Environment:
-    """Build the shared tool environment from :func:`add_tool_args` flags. Its ``retrieval``
+    """Build the shared tool environment ``settings`` describe. Its ``retrieval``
     says which setting the run used (``live``, ``offline:<corpus>:<docs>``, ``distractor``, or
     ``none`` when ``tools`` has no retrieval tool, in which case nothing is opened)."""
     from autoact.tools.cache import DiskCache
     from autoact.tools.search import WebSearch
 
+    args = from_args(ToolSettings, settings)
     for path, flag in ((args.database, "--database"), (args.knowledge_graph, "--knowledge_graph")):
         if path and not Path(path).is_file():
             raise ConfigError(f"{flag} {path}: " + ("is a folder, expected a file"
@@ -207,8 +214,7 @@ def make_environment(args: argparse.Namespace, tools: Sequence[Tool] | None = No
         from autoact.tools.knowledge_graph import load_graph
         load_graph(args.knowledge_graph)
     sandbox = SandboxLimits(timeout=args.code_timeout, memory_mb=args.code_memory_mb,
-                            disk_mb=getattr(args, "code_disk_mb", 64),
-                            unsafe=bool(getattr(args, "unsafe_code_tool", False)))
+                            disk_mb=args.code_disk_mb, unsafe=args.unsafe_code_tool)
     if tools is not None and not RETRIEVAL_TOOLS & {t.name for t in tools}:
         return Environment(database=args.database, knowledge_graph=args.knowledge_graph,
                            retrieval={"setting": "none", "label": "none"}, sandbox=sandbox)
@@ -255,5 +261,5 @@ def describe_retrieval(retrieval: dict) -> str:
 
 __all__ = ["TOOLS", "POOL", "BUILTINS", "ALIASES", "Tool", "ToolContext",
            "Environment", "Page", "SandboxLimits", "get_tool", "resolve_tool_name",
-           "load_selection", "default_selection", "add_tool_args", "pool",
+           "load_selection", "default_selection", "ToolSettings", "pool",
            "make_environment", "describe_retrieval", "parse_action"]

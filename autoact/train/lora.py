@@ -175,6 +175,25 @@ def parse_args(argv: list[str] | None = None):
         raise ConfigError(lines[0]) from None
     if rest:
         raise ConfigError(f"unknown arguments: {' '.join(rest)} (see --help)")
+    return checked(model_args, data_args, lora_args, train_args)
+
+
+def parse_mapping(values: dict):
+    """The four dataclasses of typed settings (a config's ``train`` section and the paths the
+    pipeline wires), checked as :func:`parse_args` checks flags."""
+    parser = transformers.HfArgumentParser((ModelArguments, DataArguments, LoraArguments, TrainingArguments))
+    try:
+        parsed = parser.parse_dict(values)
+    except AutoActError:
+        raise
+    except (ValueError, TypeError) as err:
+        lines = str(err).strip().splitlines() or [type(err).__name__]
+        raise ConfigError(lines[0]) from None
+    return checked(*parsed)
+
+
+def checked(model_args, data_args, lora_args, train_args):
+    """The parsed settings after the checks no dataclass makes (a data file, numeric ranges)."""
     if not data_args.data_path:
         raise ConfigError("--data_path is required (data_plan.json, data_tool.json or data_reflect.json)")
     check_ranges(lora_args, train_args)
@@ -451,7 +470,13 @@ def already_trained(out: Path, settings: dict) -> bool | None:
 
 
 def train(argv: list[str] | None = None) -> dict:
-    model_args, data_args, lora_args, train_args = parse_args(argv)
+    """Train one adapter as ``train_lora.py`` flags ``argv`` (default ``sys.argv``) say."""
+    return train_with(*parse_args(argv))
+
+
+def train_with(model_args: ModelArguments, data_args: DataArguments, lora_args: LoraArguments,
+               train_args: TrainingArguments) -> dict:
+    """Train one adapter; returns the record written to ``<output_dir>/autoact_train.json``."""
     for notice in train_args.autoact_notices:
         print(f"notice: {notice}", file=sys.stderr)
     out = Path(train_args.output_dir)

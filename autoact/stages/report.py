@@ -1,0 +1,98 @@
+"""The report stage: the paper-style tables, chart, learning curves, samples and stage times
+from evaluation runs (``Scripts/report.py``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from autoact.settings import CommonSettings, option
+
+
+@dataclass
+class Settings(CommonSettings):
+    """The flags of ``Scripts/report.py``."""
+    runs: list = option(factory=list, kind="positional", nargs="+",
+                        help="run folders (run_eval.py --save_path) or summary.json files")
+    out: str = option("report", help="output folder (default report/)")
+    curves: list = option(factory=list, kind="append", metavar="DIR",
+                          help="folder of adapters (each with trainer_state.json): learning curves in the "
+                               "report (repeatable: one folder per task, named by its parent folder)")
+    sample: int = option(0, type=int, metavar="N",
+                         help="sample trajectories per task to show (from the runs in the order given; "
+                              "default 0)")
+    timings: list = option(factory=list, kind="append", metavar="FILE",
+                           help="a pipeline's timings.json: the seconds of each stage, shown in the report "
+                                "(repeatable: one column per file, named by its folder)")
+
+
+def run(settings: Settings) -> None:
+    """Write report.md, report.csv and report.png (and the extras asked for) into ``out``."""
+    from pathlib import Path
+
+    from autoact.io import prepare_output, write_text_atomic
+    from autoact.report.tables import (bar_chart, load_runs, markdown, retrieval_notes, table_rows,
+                                       to_csv)
+
+    if not settings.runs:
+        from autoact.errors import ConfigError
+        raise ConfigError("the report needs at least one run folder")
+    runs = load_runs(settings.runs)
+    out = Path(settings.out)
+    prepare_output(out / "report.md")
+    tasks = list(dict.fromkeys(r["task"] for r in runs))
+    per_task = {t: table_rows(runs, t) for t in tasks}
+    notes = {t: retrieval_notes([r for r in runs if r["task"] == t]) for t in tasks}
+    md = "\n\n".join(f"### {t}\n\n" + markdown(h, rows) + "\n\n" + "\n".join(f"- {n}" for n in notes[t])
+                     for t, (h, rows, _) in per_task.items())
+    md += _extras(settings, runs, tasks, out)
+    write_text_atomic(out / "report.md", md + "\n")
+    write_text_atomic(out / "report.csv", "".join(
+        f"# {t}\n" + to_csv(h, rows) for t, (h, rows, _) in per_task.items()))
+    tmp = out / ".report.png.tmp"
+    bar_chart(per_task, tmp)
+    tmp.replace(out / "report.png")
+    print(md)
+    print(f"\n-> {out / 'report.md'}, {out / 'report.csv'}, {out / 'report.png'}")
+
+
+def _extras(settings: Settings, runs: list[dict], tasks: list[str], out) -> str:
+    """The report's sections after the tables: samples, learning curves, stage times."""
+    from autoact.errors import DataError
+    from autoact.io import read_json
+    from autoact.report.extras import (curves_chart, curves_markdown, learning_curves,
+                                       sample_trajectory, timings_markdown)
+
+    if settings.sample < 0:
+        raise DataError(f"--sample must be 0 or more, got {settings.sample}")
+    md = ""
+    for t in tasks if settings.sample else []:
+        samples = [s for s in (sample_trajectory(r) for r in runs if r["task"] == t) if s][:settings.sample]
+        if samples:
+            md += f"\n\n### Sample trajectories: {t}\n\n" + "\n\n".join(samples)
+    if settings.curves:
+        curves = {}
+        labels = _labels(settings.curves)
+        for folder, label in zip(settings.curves, labels):
+            prefix = f"{label}/" if len(settings.curves) > 1 else ""
+            curves |= {f"{prefix}{agent}": points for agent, points in learning_curves(folder).items()}
+        tmp = out / ".learning_curves.png.tmp"
+        curves_chart(curves, tmp)
+        tmp.replace(out / "learning_curves.png")
+        md += "\n\n### Training\n\n" + curves_markdown(curves) + "\n\n![learning curves](learning_curves.png)"
+    if settings.timings:
+        columns = {}
+        for path, label in zip(settings.timings, _labels(settings.timings)):
+            timings = read_json(path)
+            if not isinstance(timings, dict):
+                raise DataError(f"--timings {path}: expected an object of stage: seconds")
+            columns[label] = timings
+        md += "\n\n### Run time (seconds per stage)\n\n" + timings_markdown(columns)
+    return md
+
+
+def _labels(paths: list[str]) -> list[str]:
+    """Each path's parent folder name (a task's work folder), numbered when two are the same,
+    so that no run's curves or times overwrite another's."""
+    from pathlib import Path
+    names = [Path(p).resolve().parent.name for p in paths]
+    return [n if names.count(n) == 1 else f"{n} ({names[:i + 1].count(n)})" for i, n in enumerate(names)]
