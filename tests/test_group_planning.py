@@ -275,6 +275,23 @@ def test_report_learning_curves_sample_trajectory_and_timings(tmp_path):
     assert plain.returncode == 0
 
 
+def test_the_sample_trajectory_does_not_depend_on_the_order_questions_finished_in(tmp_path):
+    """Questions finish in any order with several in flight; two runs with the same records
+    must show the same sample (the pipeline's report did not)."""
+    from autoact.report.extras import sample_trajectory
+    records = [{"id": f"q{i}", "question": f"What is {i}+{i}?", "answer": str(2 * i), "correct": False,
+                "steps": [{"thought": "guess", "action": f"Finish[{i}]", "observation": "wrong"}]}
+               for i in range(1, 5)]
+    samples = []
+    for name, order in (("a", records), ("b", records[::-1])):
+        run = tmp_path / name
+        run.mkdir()
+        (run / "test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in order))
+        samples.append(sample_trajectory({"_path": str(run), "task": "Arithmetic", "method": "autoact",
+                                          "levels": {"test": {}}}))
+    assert samples[0] == samples[1] and "What is 1+1?" in samples[0]
+
+
 @pytest.mark.parametrize("extra,msg", [
     (["--method", "magic"], "invalid choice: 'magic'"),
     (["--levels", "extreme"], "unknown level(s) extreme"),

@@ -65,7 +65,9 @@ def curves_chart(curves: dict[str, list[tuple[int, float]]], out: Path) -> None:
 
 def sample_trajectory(run: dict, max_observation: int = 160) -> str | None:
     """A short trajectory of ``run`` (a loaded summary) as Markdown: its first correct record,
-    else its first record; ``None`` when the run has no level logs."""
+    else its first record, in level order and then by question id (not the order the questions
+    finished in, so that two runs with the same records show the same sample); ``None`` when the
+    run has no level logs."""
     from autoact.report.summary import level_log
     from autoact.tasks import get_task
     folder = Path(run["_path"]).parent if run["_path"].endswith(".json") else Path(run["_path"])
@@ -74,8 +76,8 @@ def sample_trajectory(run: dict, max_observation: int = 160) -> str | None:
     for level in run.get("levels", {}):
         log = level_log(task, folder, level)       # ours, or the file the reference wrote for it
         if log.is_file():
-            records += [r for _, r in iter_jsonl(log) if isinstance(r, dict) and isinstance(r.get("steps"), list)
-                        and all(isinstance(st, dict) for st in r["steps"])]
+            records += sorted((r for _, r in iter_jsonl(log) if isinstance(r, dict) and isinstance(r.get("steps"), list)
+                               and all(isinstance(st, dict) for st in r["steps"])), key=lambda r: str(r.get("id")))
     if not records:
         return None
     rec = next((r for r in records if r.get("correct")), records[0])
