@@ -1,88 +1,15 @@
-"""Helpers shared by the stage scripts: one-line errors, ``--debug``, bool flags."""
+"""The scripts' runner: one-line errors and exit codes, ``--debug`` logging, secret redaction."""
 
 from __future__ import annotations
 
 import argparse
 import logging
-import math
 import sys
 from typing import Callable, Sequence
 
 from autoact.errors import AutoActError
 
 log = logging.getLogger("autoact")
-
-
-def str2bool(value: str | bool) -> bool:
-    """Parse ``True/False/yes/no/1/0`` the way the seed's shell scripts spell booleans."""
-    if isinstance(value, bool):
-        return value
-    v = value.strip().lower()
-    if v in ("true", "t", "yes", "y", "1"):
-        return True
-    if v in ("false", "f", "no", "n", "0"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected True or False, got {value!r}")
-
-
-def positive_int(value: str) -> int:
-    n = _number(value, int)
-    if n <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return n
-
-
-def _number(value: str, kind=float):
-    try:
-        n = kind(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {value!r}") from None
-    if kind is float and not math.isfinite(n):
-        raise argparse.ArgumentTypeError(f"expected a finite number, got {value}")
-    return n
-
-
-def positive_float(value: str) -> float:
-    n = _number(value)
-    if n <= 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {value}")
-    return n
-
-
-def non_negative_float(value: str) -> float:
-    n = _number(value)
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
-    return n
-
-
-def unit_fraction(value: str) -> float:
-    """A share in [0, 1]."""
-    n = _number(value)
-    if not 0 <= n <= 1:
-        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {value}")
-    return n
-
-
-def top_p_value(value: str) -> float:
-    n = _number(value)
-    if not 0 < n <= 1:
-        raise argparse.ArgumentTypeError(f"expected 0 < top_p <= 1, got {value}")
-    return n
-
-
-def top_k_value(value: str) -> int:
-    n = _number(value, int)
-    if n < -1 or n == 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer or -1 (off), got {value}")
-    return n
-
-
-def non_negative_int(value: str) -> int:
-    n = _number(value, int)
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value}")
-    return n
 
 
 def setup_logging(debug: bool = False) -> None:

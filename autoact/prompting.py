@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import re
 import string
 from pathlib import Path
 
@@ -85,6 +86,11 @@ NON_EMPTY = {"agent.thought_label", "agent.action_label", "agent.observation_lab
              "baselines.cot_answer_label"}
 
 
+def name_key(name: str) -> str:
+    """How tool names are compared: case, spaces, hyphens and underscores do not matter."""
+    return re.sub(r"[\s_-]+", "", name).lower()
+
+
 def template_fields(template: str, where: str) -> set[str]:
     """The named fields of a format template; a malformed one is a :class:`DataError`."""
     fields: set[str] = set()
@@ -141,7 +147,6 @@ def _parse(data: dict, where: str, *, known_tools: list[str] | None
            ) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
     """Check a prompts mapping. ``known_tools``: the pool's names (``None`` for the shipped file,
     which defines the pool's texts and therefore its names); the shipped file must be complete."""
-    from autoact.tools.actions import name_key     # a leaf module: safe while autoact.tools loads
     complete = known_tools is None
     slots: dict[str, str] = {}
     tools: dict[str, dict[str, str]] = {}

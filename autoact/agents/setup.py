@@ -11,12 +11,11 @@ from pathlib import Path
 from typing import Callable
 
 from autoact.agents.episode import Episode
-from autoact.cli import (non_negative_float, non_negative_int, positive_int, top_k_value, top_p_value,
-                         unit_fraction)
 from autoact.errors import AutoActError, ConfigError
 from autoact.llm.base import LLM, SamplingParams
 from autoact.prompting import Prompts
-from autoact.settings import option
+from autoact.settings import (non_negative_float, non_negative_int, option, positive_int, top_k_value,
+                              top_p_value, unit_fraction)
 from autoact.tasks.base import Example, Task
 from autoact.tools import Environment, Tool, default_selection, load_selection
 

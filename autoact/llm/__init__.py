@@ -13,11 +13,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from autoact.cli import non_negative_int, positive_float, positive_int
 from autoact.errors import ConfigError
 from autoact.llm.base import LLM, Completion, SamplingParams, Usage, truncate_at_stop
 from autoact.llm.models import MODEL_DIR_ENV, ROLES, RoleMap, no_model_error, resolve_local_model
-from autoact.settings import from_args, option
+from autoact.settings import from_args, non_negative_int, option, positive_float, positive_int
 
 __all__ = ["LLM", "Completion", "SamplingParams", "Usage", "RoleMap", "ROLES",
            "truncate_at_stop", "LLMSettings", "make_llm", "parse_adapters"]

@@ -112,18 +112,13 @@ def load_reply_file(path: str | Path) -> ReplyFn:
     raise DataError(f"{path}: items must be all strings or all rule objects")
 
 
-def _demo_teacher() -> ReplyFn:
-    from autoact.testing.demo_teacher import demo_teacher
-    return demo_teacher
+#: named reply policies for ``--scripted_policy``: name -> factory. :mod:`autoact.testing`
+#: registers its demo pieces (the stages import it), so this module does not import them.
+POLICIES: dict[str, Callable[[], ReplyFn]] = {}
 
 
-def _react() -> ReplyFn:
-    from autoact.testing.fake_server import react_policy
-    return react_policy
-
-
-#: named reply policies for ``--scripted_policy`` (the demo pieces, imported on use)
-POLICIES: dict[str, Callable[[], ReplyFn]] = {"demo_teacher": _demo_teacher, "react": _react}
+def register_policy(name: str, factory: Callable[[], ReplyFn]) -> None:
+    POLICIES[name] = factory
 
 
 def named_policy(name: str) -> ReplyFn:

@@ -1,1 +1,4 @@
-"""The pipeline stages behind the seed scripts (self-instruct, tool selection, filtering)."""
+"""One module per pipeline stage, each with its ``Settings`` dataclass and ``run(settings)``:
+self_instruct, tool_selection, trajectories, filtering, training, evaluation, report."""
+
+import autoact.testing  # noqa: F401  (registers the reply policies --scripted_policy names)

@@ -22,11 +22,10 @@ from typing import Iterable
 
 from autoact.agents.episode import steps_from_record
 from autoact.agents.prompts import Step, action_input, argument_input, prefix, thought_input
-from autoact.cli import positive_int
 from autoact.errors import DataError
 from autoact.llm.models import ROLES
 from autoact.prompting import Prompts, resolve
-from autoact.settings import CommonSettings, PromptsSettings, option
+from autoact.settings import CommonSettings, PromptsSettings, option, positive_int
 from autoact.tools import parse_action, resolve_tool_name
 
 def record_instruction(record: dict, where: str = "record", prompts: Prompts | None = None) -> str:

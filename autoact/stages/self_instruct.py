@@ -27,13 +27,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
-from autoact.cli import non_negative_float, non_negative_int, positive_int, str2bool, top_k_value, top_p_value
 from autoact.errors import AutoActError, ConfigError
 from autoact.io import JsonlLog
 from autoact.llm import LLMSettings
 from autoact.llm.base import LLM, SamplingParams
 from autoact.prompting import Prompts, resolve
-from autoact.settings import CommonSettings, PromptsSettings, option, public
+from autoact.settings import (CommonSettings, PromptsSettings, non_negative_float, non_negative_int, option,
+                              positive_int, public, str2bool, top_k_value, top_p_value)
 from autoact.tasks.base import Task
 from autoact.tasks.scienceqa import LETTERS, format_options, gold_index, parse_options
 from autoact.tools.image import ocr_words

@@ -12,15 +12,14 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from autoact.cli import non_negative_float, positive_int, top_k_value, top_p_value
 from autoact.errors import DataError, LLMResponseError
 from autoact.llm import LLMSettings
 from autoact.llm.base import LLM, SamplingParams
-from autoact.prompting import Prompts, resolve
-from autoact.settings import CommonSettings, PromptsSettings, option, public
+from autoact.prompting import Prompts, name_key, resolve
+from autoact.settings import (CommonSettings, PromptsSettings, non_negative_float, option, positive_int,
+                              public, top_k_value, top_p_value)
 from autoact.tasks.base import Task
 from autoact.tools import Tool, pool, resolve_tool_name
-from autoact.tools.actions import name_key
 
 
 @dataclass

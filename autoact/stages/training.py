@@ -57,7 +57,7 @@ def typed(key: str, value):
         if kind is bool:
             if isinstance(value, bool):
                 return value
-            from autoact.cli import str2bool
+            from autoact.settings import str2bool
             return str2bool(str(value))
         if kind in (int, float):
             return kind(value)

@@ -12,13 +12,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
-from autoact.cli import positive_float, positive_int
 from autoact.errors import ConfigError, DataError
 from autoact.io import iter_records
-from autoact.tools.actions import name_key, parse_action
-from autoact.prompting import Prompts
+from autoact.prompting import Prompts, name_key
 from autoact.prompting import resolve as resolve_prompts
-from autoact.settings import from_args, option
+from autoact.settings import from_args, option, positive_float, positive_int
+from autoact.tools.actions import parse_action
 from autoact.tools.base import Environment, Page, RunFn, SandboxLimits, Tool, ToolContext
 from autoact.tools.image import image2text, text2image
 from autoact.tools.search import bing_search

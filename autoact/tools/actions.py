@@ -23,6 +23,3 @@ def parse_action(text: str) -> tuple[str, str] | None:
     return m.group(1).strip(), m.group(2).strip()
 
 
-def name_key(name: str) -> str:
-    """How tool names are compared: case, spaces, hyphens and underscores do not matter."""
-    return re.sub(r"[\s_-]+", "", name).lower()

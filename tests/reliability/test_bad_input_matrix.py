@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from autoact import cli
+from autoact import cli, settings
 
 REPO = Path(__file__).resolve().parents[2]
 META = str(REPO / "Self_Instruct/Meta_sample/Meta_Hotpotqa.json")
@@ -123,13 +123,13 @@ def script_tl():
 # ----------------------------------------------------------------------------- generation
 
 BAD_NUMBERS = {
-    cli.positive_int: ["0", "-3", "1.5", "x", "nan"],
-    cli.non_negative_int: ["-1", "x", "2.5"],
-    cli.positive_float: ["0", "-1", "nan", "inf", "x"],
-    cli.non_negative_float: ["-0.5", "nan", "x"],
-    cli.unit_fraction: ["-0.1", "1.5", "nan"],
-    cli.top_p_value: ["0", "1.5", "nan"],
-    cli.top_k_value: ["-2", "0", "x"],
+    settings.positive_int: ["0", "-3", "1.5", "x", "nan"],
+    settings.non_negative_int: ["-1", "x", "2.5"],
+    settings.positive_float: ["0", "-1", "nan", "inf", "x"],
+    settings.non_negative_float: ["-0.5", "nan", "x"],
+    settings.unit_fraction: ["-0.1", "1.5", "nan"],
+    settings.top_p_value: ["0", "1.5", "nan"],
+    settings.top_k_value: ["-2", "0", "x"],
 }
 
 # (script, flag, bad value): training flags checked after parsing
