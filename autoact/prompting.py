@@ -78,6 +78,11 @@ SLOTS: dict[str, dict[str, frozenset[str]]] = {
         "cot_examples_choice": frozenset(),
         "cot_thought_label": frozenset(),
         "cot_answer_label": frozenset(),
+        "rewoo_planner": frozenset({"tools", "question", "max_steps", "example"}),
+        "rewoo_example_free": frozenset(),
+        "rewoo_example_choice": frozenset(),
+        "rewoo_evidence": frozenset({"plan", "name", "action", "evidence"}),
+        "rewoo_solver": frozenset({"evidence", "question", "note"}),
     },
 }
 TOOL_KEYS = frozenset({"definition", "usage"})

@@ -35,8 +35,8 @@ def cot_instruction(task: Task, prompts: Prompts | None = None) -> str:
 def exemplar_questions(prompts: Prompts | None = None) -> list[str]:
     """Every question in the few-shot exemplars (first line after ``Question:``)."""
     p = resolve(prompts)
-    text = "\n".join(p.render(f"baselines.{kind}_examples_{variant}")
-                     for kind in ("react", "cot") for variant in ("free", "choice"))
+    text = "\n".join(p.render(f"baselines.{kind}_{variant}")
+                     for kind in ("react_examples", "cot_examples", "rewoo_example") for variant in ("free", "choice"))
     return sorted(set(re.findall(r"^Question: (.+)$", text, re.M)))
 
 

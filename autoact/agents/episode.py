@@ -67,6 +67,7 @@ class Episode:
     finished: bool = False
     halted: bool = False
     usage: dict = field(default_factory=lambda: {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0})
+    agent_state: dict = field(default_factory=dict)    # the policy's own state for this question
 
     def __post_init__(self) -> None:
         self.prompts = resolve(self.prompts)

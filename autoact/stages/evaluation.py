@@ -12,7 +12,7 @@ from autoact.llm import LLMSettings
 from autoact.settings import CommonSettings, PromptsSettings, option, public
 from autoact.tools import ToolSettings
 
-METHODS = ("autoact", "single", "no_reflect", "zeroshot", "react", "cot")
+METHODS = ("autoact", "single", "no_reflect", "zeroshot", "react", "cot", "rewoo")
 #: the methods whose agents are fine-tuned adapters; the others run the base model
 TUNED_METHODS = ("autoact", "single", "no_reflect")
 
@@ -127,6 +127,7 @@ def _evaluate(settings, task, prompts, tools, tools_source, groups, out_dir, pat
     from autoact.agents.baselines import CoTAgent, cot_instruction, react_instruction
     from autoact.agents.group import GroupPlanningAgent
     from autoact.agents.meta import ZeroshotThinkAgent
+    from autoact.agents.rewoo import ReWOOAgent
     from autoact.agents.runner import EPISODE_SCHEMA, run_all
     from autoact.agents.setup import announce_tools, check_error_rate, default_workers, make_solver
     from autoact.io import JsonlLog, write_json_atomic
@@ -165,6 +166,7 @@ def _evaluate(settings, task, prompts, tools, tools_source, groups, out_dir, pat
             "zeroshot": (ZeroshotThinkAgent(llm, roles.plan), "", True),
             "react": (ZeroshotThinkAgent(llm, roles.plan), react_instruction(task, tools, prompts), False),
             "cot": (CoTAgent(llm, roles.plan), cot_instruction(task, prompts), False),
+            "rewoo": (ReWOOAgent(llm, roles.plan), "", False),
         }[settings.method]
         backbone = settings.backbone or (Path(settings.base_model).name if settings.base_model else
                                      (llm.default_model or settings.llm_name))

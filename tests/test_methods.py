@@ -1,0 +1,98 @@
+"""The comparison methods beside AutoAct in the group-planning harness: each one's protocol."""
+
+import json
+
+import pytest
+
+from autoact.agents.rewoo import ReWOOAgent, parse_plan, substitute
+from autoact.agents.setup import make_solver
+from autoact.llm.scripted import ScriptedLLM
+from autoact.tasks import get_task
+from autoact.tasks.base import Example
+from autoact.tools import Environment, default_selection
+
+from conftest import run_cli
+
+RUN_EVAL = "Self_Planning/Group_Planning/run_eval.py"
+HOTPOT = "Self_Planning/Group_Planning/benchmark_run/data/hotpotqa"
+
+
+class Settings:
+    max_steps, max_context_len, max_tokens, temperature, top_p, top_k, seed = 10, 4096, 256, 0.0, 1.0, -1, 0
+
+
+def test_rewoo_parses_a_plan_tolerantly():
+    plan = parse_plan("Here is my plan.\n1. Plan: find the sum\n#E1 = Calculator[2 + 3]\n"
+                      "#E2: Calculator[#E1 * 2]\nPlan 3: check it\n  #E3 = Calculator[#E2 - 1]\nDone.")
+    assert plan == [("find the sum", "#E1", "Calculator[2 + 3]"), ("", "#E2", "Calculator[#E1 * 2]"),
+                    ("check it", "#E3", "Calculator[#E2 - 1]")]
+    assert substitute("Calculator[#E1 * #E12 + #E3]", {"#E1": "5", "#E12": "7"}) == "Calculator[5 * 7 + #E3]"
+
+
+def test_rewoo_makes_one_planner_and_one_solver_call_and_resolves_the_variables():
+    task = get_task("arithmetic")
+    prompts_seen = []
+
+    def model(req):
+        prompts_seen.append(req.prompt)
+        if "Plan how to answer" in req.prompt:
+            return ("Plan: add the two numbers.\n#E1 = Calculator[2 + 3]\n"
+                    "Plan: double the sum.\n#E2 = Calculator[#E1 * 2]\n")
+        return "Answer: 10"
+    llm = ScriptedLLM(model)
+    solve = make_solver(task, default_selection(task.default_tools), Environment(), llm, ReWOOAgent(llm),
+                        Settings, {"method": "rewoo"}, reflect=False)
+    rec = solve(Example("q1", "What is twice the sum of 2 and 3?", "10"))
+    assert rec["error"] is None and rec["usage"]["calls"] == 2 == len(prompts_seen)
+    assert [s["action"] for s in rec["steps"]] == ["Calculator[2 + 3]", "Calculator[5 * 2]", "Finish[10]"]
+    assert rec["steps"][0]["thought"] == "add the two numbers." and rec["correct"] is True
+    planner, solver = prompts_seen
+    assert "Calculator[" in planner and "Question: What is twice the sum of 2 and 3?" in planner
+    # the solver sees each planned step with its evidence, the second with #E1 resolved
+    assert "#E1 = Calculator[2 + 3]\nEvidence: 5" in solver and "#E2 = Calculator[5 * 2]\nEvidence: 10" in solver
+
+
+def test_rewoo_answers_without_tools_when_the_plan_is_empty_and_keeps_to_max_steps():
+    task = get_task("arithmetic")
+    tools = default_selection(task.default_tools)
+    llm = ScriptedLLM(lambda req: "I will just answer." if "Plan how" in req.prompt else "7")
+    rec = make_solver(task, tools, Environment(), llm, ReWOOAgent(llm), Settings, {}, reflect=False)(
+        Example("q", "What is 3 + 4?", "7"))
+    assert [s["action"] for s in rec["steps"]] == ["Finish[7]"] and rec["usage"]["calls"] == 2
+    many = "".join(f"#E{i} = Calculator[{i} + 1]\n" for i in range(1, 30))
+    llm = ScriptedLLM(lambda req: many if "Plan how" in req.prompt else "7")
+    rec = make_solver(task, tools, Environment(), llm, ReWOOAgent(llm), Settings, {}, reflect=False)(
+        Example("q", "What is 3 + 4?", "7"))
+    assert rec["n_steps"] == Settings.max_steps and rec["steps"][-1]["action"] == "Finish[7]"
+    assert not rec["halted"] and rec["finished"]
+
+
+def test_rewoo_through_run_eval_uses_the_base_model(tmp_path, fake_server):
+    def policy(req):
+        if "Plan how to answer" in req.prompt:
+            return "Plan: look up the first entity.\n#E1 = Retrieve[Milhouse]\nPlan: search.\n#E2 = BingSearch[#E1]\n"
+        return "yes"
+    srv = fake_server(policy, models=["llama-2-13b-chat", "plan", "tool", "reflect"])
+    save = tmp_path / "rewoo"
+    proc = run_cli(RUN_EVAL, "--task", "HotpotQA", "--task_path", HOTPOT, "--save_path", str(save),
+                   "--levels", "hard", "--limit", "2", "--method", "rewoo", "--wiki", "distractor",
+                   env={"OPENAI_BASE_URL": srv.url})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert {r["model"] for r in srv.requests if r["path"] == "/v1/completions"} == {"llama-2-13b-chat"}
+    records = [json.loads(x) for x in (save / "hard.jsonl").read_text().splitlines()]
+    assert len(records) == 2
+    for rec in records:
+        assert rec["method"] == "rewoo" and rec["usage"]["calls"] == 2 and rec["error"] is None
+        retrieve, search, finish = (s["action"] for s in rec["steps"])
+        assert retrieve == "Retrieve[Milhouse]" and finish == "Finish[yes]"
+        assert search == f"BingSearch[{rec['steps'][0]['observation']}]"        # #E1 resolved
+    assert json.loads((save / "summary.json").read_text())["method"] == "rewoo"
+
+
+@pytest.mark.parametrize("bad", ["", "no plan at all", "#E1 = NoSuchTool[x]"])
+def test_a_useless_plan_is_that_questions_outcome_not_a_crash(bad):
+    task = get_task("arithmetic")
+    llm = ScriptedLLM(lambda req: bad if "Plan how" in req.prompt else "")
+    rec = make_solver(task, default_selection(task.default_tools), Environment(), llm, ReWOOAgent(llm),
+                      Settings, {}, reflect=False)(Example("q", "What is 3 + 4?", "7"))
+    assert rec["error"] is None and rec["correct"] is False and rec["steps"][-1]["action"] == "Finish[]"
