@@ -83,6 +83,9 @@ SLOTS: dict[str, dict[str, frozenset[str]]] = {
         "rewoo_example_choice": frozenset(),
         "rewoo_evidence": frozenset({"plan", "name", "action", "evidence"}),
         "rewoo_solver": frozenset({"evidence", "question", "note"}),
+        "reflexion_memory": frozenset({"reflections"}),
+        "reflexion_judge": frozenset({"trajectory", "answer"}),
+        "reflexion_reflect": frozenset({"trajectory"}),
     },
 }
 TOOL_KEYS = frozenset({"definition", "usage"})

@@ -96,3 +96,85 @@ def test_a_useless_plan_is_that_questions_outcome_not_a_crash(bad):
     rec = make_solver(task, default_selection(task.default_tools), Environment(), llm, ReWOOAgent(llm),
                       Settings, {}, reflect=False)(Example("q", "What is 3 + 4?", "7"))
     assert rec["error"] is None and rec["correct"] is False and rec["steps"][-1]["action"] == "Finish[]"
+
+
+# --- Reflexion -------------------------------------------------------------------------------
+
+def reflexion_model(verdicts, answers, seen):
+    """Judge calls get ``verdicts`` in turn; trial n's Finish is ``answers[n-1]`` (the trial is
+    known by how many reflections its prompt carries)."""
+    def reply(req):
+        seen.append(req.prompt)
+        if req.prompt.endswith("Verdict:"):
+            return verdicts.pop(0)
+        if req.prompt.endswith("Reflection:"):
+            return f"Reflection {req.prompt.count('Verdict') + 1}: I should have multiplied."
+        trial = req.prompt.count("I should have multiplied.")
+        if req.prompt.rsplit("\n", 1)[-1].startswith("Action"):
+            return f"Finish[{answers[trial]}]"
+        return "I know this one."
+    return reply
+
+
+def reflexion_solve(model, **kw):
+    from autoact.agents.baselines import react_instruction
+    from autoact.agents.reflexion import ReflexionAgent
+    task = get_task("arithmetic")
+    tools = default_selection(task.default_tools)
+    llm = ScriptedLLM(model)
+    solve = make_solver(task, tools, Environment(), llm, ReflexionAgent(llm, **kw), Settings, {"method": "reflexion"},
+                        instruction=react_instruction(task, tools), reflect=False)
+    return solve(Example("q", "What is 2 times 3?", "6"))
+
+
+def test_reflexion_carries_the_first_trials_reflection_into_the_second_trial():
+    seen = []
+    rec = reflexion_solve(reflexion_model(["wrong", "right"], ["5", "6"], seen), max_trials=3)
+    assert rec["error"] is None and rec["prediction"] == "6" and rec["correct"] is True
+    assert [(t["answer"], t["verdict"], t["judge"]) for t in rec["trials"]] == [("5", "wrong", "self"),
+                                                                               ("6", "right", "self")]
+    reflection = rec["trials"][0]["reflection"]
+    assert reflection.endswith("I should have multiplied.") and "reflection" not in rec["trials"][1]
+    second_trial = [p for p in seen if not p.endswith(("Verdict:", "Reflection:")) and reflection in p]
+    assert second_trial and all("Finish[5]" not in p for p in second_trial)        # a fresh scratchpad
+    assert reflection in rec["prompt"] and "Finish[6]" in rec["prompt"] and "Finish[5]" not in rec["prompt"]
+    # two ReAct calls per trial, a judge call per trial and one reflection: every call counted
+    assert rec["usage"]["calls"] == len(seen) == 2 + 1 + 1 + 2 + 1
+    assert [a["answer"] for a in rec["answers"]] == ["5", "6"] and rec["n_steps"] == 2
+
+
+def test_reflexion_trusts_its_own_verdict_not_the_gold_answer_and_stops_at_max_trials():
+    seen = []
+    rec = reflexion_solve(reflexion_model(["right"], ["5"], seen), max_trials=3)
+    assert len(rec["trials"]) == 1 and rec["prediction"] == "5" and rec["correct"] is False
+    seen = []
+    rec = reflexion_solve(reflexion_model(["wrong"] * 5, ["1", "2", "3", "4"], seen), max_trials=2)
+    assert [t["answer"] for t in rec["trials"]] == ["1", "2"] and rec["prediction"] == "2"
+    assert sum(p.endswith("Reflection:") for p in seen) == 1          # none after the last trial
+
+
+def test_reflexion_oracle_judges_by_the_gold_answer_without_asking():
+    seen = []
+    rec = reflexion_solve(reflexion_model([], ["5", "6"], seen), max_trials=3, oracle=True)
+    assert [(t["verdict"], t["judge"]) for t in rec["trials"]] == [("wrong", "oracle"), ("right", "oracle")]
+    assert not any(p.endswith("Verdict:") for p in seen) and rec["usage"]["calls"] == 5
+
+
+def test_reflexion_through_run_eval_and_its_oracle_label(tmp_path, fake_server):
+    def policy(req):
+        if req.prompt.endswith("Verdict:"):
+            return "wrong"
+        if req.prompt.endswith("Reflection:"):
+            return "Search for the other entity first."
+        return "Finish[yes]" if req.prompt.rsplit("\n", 1)[-1].startswith("Action") else "I think so."
+    srv = fake_server(policy, models=["llama-2-13b-chat"])
+    for extra, label in (([], "reflexion"), (["--reflexion_oracle"], "reflexion (oracle)")):
+        save = tmp_path / label.replace(" ", "_")
+        proc = run_cli(RUN_EVAL, "--task", "HotpotQA", "--task_path", HOTPOT, "--save_path", str(save),
+                       "--levels", "hard", "--limit", "2", "--method", "reflexion", "--max_trials", "2",
+                       "--wiki", "distractor", *extra, env={"OPENAI_BASE_URL": srv.url})
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        records = [json.loads(x) for x in (save / "hard.jsonl").read_text().splitlines()]
+        assert all(1 <= len(r["trials"]) <= 2 and r["error"] is None for r in records)
+        assert json.loads((save / "summary.json").read_text())["method"] == label
+    assert {r["model"] for r in srv.requests if r["path"] == "/v1/completions"} == {"llama-2-13b-chat"}

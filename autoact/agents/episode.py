@@ -68,6 +68,7 @@ class Episode:
     halted: bool = False
     usage: dict = field(default_factory=lambda: {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0})
     agent_state: dict = field(default_factory=dict)    # the policy's own state for this question
+    details: dict = field(default_factory=dict)        # a method's own fields of the record
 
     def __post_init__(self) -> None:
         self.prompts = resolve(self.prompts)
@@ -170,7 +171,7 @@ class Episode:
             "n_steps": len(self.steps),
             "steps": [step_record(s) for s in self.steps],
             "answers": self.answers, "reflection": self.reflections,
-            "prompt": self.prompt(), "usage": dict(self.usage), **extra,
+            "prompt": self.prompt(), "usage": dict(self.usage), **self.details, **extra,
         }
 
 

@@ -162,6 +162,8 @@ def make_solver(task: Task, tools: list[Tool], env: Environment, llm: LLM, polic
                          instruction=instruction, reflect=reflect, prompts=prompts,
                          max_observation_chars=getattr(args, "max_observation_chars", 0))
             params = sampling(args, ex.id)
+            if hasattr(policy, "solve"):         # a method that runs its own loop (several trials)
+                policy.solve(ep, params)
             while not ep.done and not ep.check_halt():
                 thought, action = policy.step(ep, params)
                 ep.act(thought, action)

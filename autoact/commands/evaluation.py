@@ -14,9 +14,10 @@ resumable like trajectory synthesis, summary.json and eval.config.json (settings
 actually sent, tools, prompts file, retrieval setting). --method picks the system:
 autoact (three agents), single (one model plays all roles: --single_agent), no_reflect (no
 reflect agent: the first Finish is final), zeroshot (the Meta-Agent prompt, base model:
---llm_name), react (few-shot ReAct, base model), cot (few-shot chain of thought, base model) or
-rewoo (ReWOO: one planner call writes every tool call, the tools run, one solver call answers;
-base model).
+--llm_name), react (few-shot ReAct, base model), cot (few-shot chain of thought, base model),
+reflexion (ReAct trials; after one the model judges its answer and, when wrong, writes a
+reflection the next trial reads: --max_trials; base model) or rewoo (ReWOO: one planner call
+writes every tool call, the tools run, one solver call answers; base model).
 
 The reference's protocol by default: temperature 0.5, top_p 0.75, top_k 40, num_beams 4, at most
 256 tokens per call, stop at the newline; the tools of Self_Planning/Tool_Selection/{Task}_Tools.json

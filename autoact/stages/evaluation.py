@@ -9,10 +9,10 @@ from dataclasses import dataclass, replace
 from autoact.agents.setup import (EpisodeSettings, max_steps_option, max_tokens_option, num_beams_option,
                                   temperature_option, top_k_option, top_p_option)
 from autoact.llm import LLMSettings
-from autoact.settings import CommonSettings, PromptsSettings, option, public
+from autoact.settings import CommonSettings, PromptsSettings, option, positive_int, public
 from autoact.tools import ToolSettings
 
-METHODS = ("autoact", "single", "no_reflect", "zeroshot", "react", "cot", "rewoo")
+METHODS = ("autoact", "single", "no_reflect", "zeroshot", "react", "cot", "reflexion", "rewoo")
 #: the methods whose agents are fine-tuned adapters; the others run the base model
 TUNED_METHODS = ("autoact", "single", "no_reflect")
 
@@ -40,6 +40,12 @@ class Settings(CommonSettings, LLMSettings, ToolSettings, PromptsSettings, Episo
     task_path: str | None = option(required=True, help="a folder with one file per level/grade (or one file)")
     save_path: str | None = option(required=True,
                                    help="output folder (one JSONL per level + summary.json)")
+    max_trials: int = option(3, type=positive_int,
+                             help="--method reflexion: trials per question (default 3)")
+    reflexion_oracle: bool = option(False, kind="switch",
+                                    help="--method reflexion: judge each trial by the gold answer instead of "
+                                         "the model's own verdict (the report labels the row \"reflexion "
+                                         "(oracle)\"; not comparable with methods that never see the answer)")
     levels: str | None = option(None, help="comma-separated levels/grades to run (default: all, e.g. "
                                            "easy,medium,hard)")
     max_steps: int = max_steps_option(10)
@@ -127,6 +133,7 @@ def _evaluate(settings, task, prompts, tools, tools_source, groups, out_dir, pat
     from autoact.agents.baselines import CoTAgent, cot_instruction, react_instruction
     from autoact.agents.group import GroupPlanningAgent
     from autoact.agents.meta import ZeroshotThinkAgent
+    from autoact.agents.reflexion import ReflexionAgent
     from autoact.agents.rewoo import ReWOOAgent
     from autoact.agents.runner import EPISODE_SCHEMA, run_all
     from autoact.agents.setup import announce_tools, check_error_rate, default_workers, make_solver
@@ -166,6 +173,9 @@ def _evaluate(settings, task, prompts, tools, tools_source, groups, out_dir, pat
             "zeroshot": (ZeroshotThinkAgent(llm, roles.plan), "", True),
             "react": (ZeroshotThinkAgent(llm, roles.plan), react_instruction(task, tools, prompts), False),
             "cot": (CoTAgent(llm, roles.plan), cot_instruction(task, prompts), False),
+            "reflexion": (ReflexionAgent(llm, roles.plan, max_trials=settings.max_trials,
+                                         oracle=settings.reflexion_oracle),
+                          react_instruction(task, tools, prompts), False),
             "rewoo": (ReWOOAgent(llm, roles.plan), "", False),
         }[settings.method]
         backbone = settings.backbone or (Path(settings.base_model).name if settings.base_model else
@@ -175,6 +185,8 @@ def _evaluate(settings, task, prompts, tools, tools_source, groups, out_dir, pat
                  "retrieval": env.retrieval["label"]}
         solve = make_solver(task, tools, env, llm, policy, settings, extra, instruction=instruction,
                             reflect=reflect, prompts=prompts)
+        oracle = settings.method == "reflexion" and settings.reflexion_oracle
+        label = settings.label or (f"{settings.method} (oracle)" if oracle else settings.method)
         t0 = time.monotonic()
         done: list[dict] = []
         for level, examples in groups.items():
@@ -182,12 +194,12 @@ def _evaluate(settings, task, prompts, tools, tools_source, groups, out_dir, pat
             done += run_all(examples, solve, logs[level], workers=workers, desc=f"{task.name} {level}",
                             max_consecutive_failures=settings.max_consecutive_failures)
         summary = run_summary(task, out_dir, {lv: lg.records() for lv, lg in logs.items()},
-                              method=settings.label or settings.method, backbone=backbone,
+                              method=label, backbone=backbone,
                               settings=public(settings), roles=extra["roles"],
                               seconds=round(time.monotonic() - t0, 1), retrieval=env.retrieval)
         write_json_atomic(out_dir / "eval.config.json", {
             "args": public(settings), "task": task.name, "method": settings.method,
-            "label": settings.label or settings.method, "llm": llm.describe(),
+            "label": label, "llm": llm.describe(),
             "decoding": llm.decoding.summary(),
             "tools": {"source": tools_source, "selected": [t.pool_entry() for t in tools]},
             "prompts": prompts.describe(), "retrieval": env.retrieval})
