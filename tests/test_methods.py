@@ -178,3 +178,16 @@ def test_reflexion_through_run_eval_and_its_oracle_label(tmp_path, fake_server):
         assert all(1 <= len(r["trials"]) <= 2 and r["error"] is None for r in records)
         assert json.loads((save / "summary.json").read_text())["method"] == label
     assert {r["model"] for r in srv.requests if r["path"] == "/v1/completions"} == {"llama-2-13b-chat"}
+
+
+def test_fireact_is_the_single_agent_under_its_papers_name(tmp_path, fake_server):
+    srv = fake_server(lambda req: "Finish", models=["llama-2-13b-chat", "plan", "all-roles"])
+    save = tmp_path / "fireact"
+    proc = run_cli(RUN_EVAL, "--task", "HotpotQA", "--task_path", HOTPOT, "--save_path", str(save),
+                   "--levels", "hard", "--limit", "1", "--method", "fireact", "--single_agent", "all-roles",
+                   "--max_steps", "2", "--wiki", "distractor", env={"OPENAI_BASE_URL": srv.url})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert {r["model"] for r in srv.requests if r["path"] == "/v1/completions"} == {"all-roles"}
+    rec = json.loads((save / "hard.jsonl").read_text().splitlines()[0])
+    assert rec["method"] == "single"
+    assert json.loads((save / "summary.json").read_text())["method"] == "fireact"

@@ -12,7 +12,8 @@ e.g. one vLLM server with the three adapters: Scripts/serve_vllm.sh), or with
 Writes one JSONL per level/grade into --save_path (easy.jsonl, ... / grade1-4.jsonl, ...),
 resumable like trajectory synthesis, summary.json and eval.config.json (settings, the decoding
 actually sent, tools, prompts file, retrieval setting). --method picks the system:
-autoact (three agents), single (one model plays all roles: --single_agent), no_reflect (no
+autoact (three agents), single (one model fine-tuned on every role's data plays all roles:
+--single_agent; the FireAct-style agent, also named fireact), no_reflect (no
 reflect agent: the first Finish is final), zeroshot (the Meta-Agent prompt, base model:
 --llm_name), react (few-shot ReAct, base model), cot (few-shot chain of thought, base model),
 reflexion (ReAct trials; after one the model judges its answer and, when wrong, writes a

@@ -13,6 +13,9 @@ from autoact.settings import CommonSettings, PromptsSettings, option, positive_i
 from autoact.tools import ToolSettings
 
 METHODS = ("autoact", "single", "no_reflect", "zeroshot", "react", "cot", "reflexion", "rewoo")
+#: other names of a method: FireAct (Chen et al. 2023) fine-tunes one agent on every role's data,
+#: which is the ``single`` ablation
+ALIASES = {"fireact": "single"}
 #: the methods whose agents are fine-tuned adapters; the others run the base model
 TUNED_METHODS = ("autoact", "single", "no_reflect")
 
@@ -26,12 +29,15 @@ class Settings(CommonSettings, LLMSettings, ToolSettings, PromptsSettings, Episo
     tool_agent: str = option("tool", aliases=("--action_agent",),
                              help="the tool agent (--action_agent is the reference code's spelling)")
     reflect_agent: str = option("reflect", help="the reflect agent")
-    single_agent: str | None = option(None, help="--method single: the one model that plays all roles "
-                                                 "(default --plan_agent)")
-    llm_name: str = option("llama-2-13b-chat", help="--method zeroshot/react/cot: the base model's served name")
+    single_agent: str | None = option(None, help="--method single (fireact): the one model that plays all "
+                                                 "roles (default --plan_agent)")
+    llm_name: str = option("llama-2-13b-chat", help="--method zeroshot/react/cot/reflexion/rewoo: the base "
+                                                    "model's served name")
     base_model: str | None = option(None, help="--backend hf: the base model folder the adapter folders "
                                                "are loaded onto")
-    method: str = option("autoact", choices=METHODS)
+    method: str = option("autoact", choices=METHODS + tuple(ALIASES),
+                         help="the system to run (the list above; fireact is single under its "
+                              "paper's name, and its rows are labelled fireact)")
     backbone: str | None = option(None, help="label of this run's base model in reports "
                                              "(default: the base model's name)")
     label: str | None = option(None, help="the method's name in reports (default --method), e.g. "
@@ -111,6 +117,8 @@ def run(settings: Settings) -> None:
     task = get_task(settings.task)
     check_agent(settings.agent_name, task)
     prompts = load_prompts(settings.prompts)
+    if settings.method in ALIASES:
+        settings = replace(settings, method=ALIASES[settings.method], label=settings.label or settings.method)
     tools, tools_source = selected_tools(settings.tools, task, prompts)
     levels = [x.strip() for x in settings.levels.split(",") if x.strip()] if settings.levels else None
     groups = task.load_levels(settings.task_path, levels)
