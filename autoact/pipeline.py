@@ -35,8 +35,8 @@ run the reference's protocol: its decoding (the stages' defaults) and live Wikip
 Top-level keys besides the stage sections: ``task``, ``task_spec``, ``work_dir``, ``model``,
 ``prompts`` (a prompts file for every stage), ``wiki`` and ``corpus_index`` (the retrieval
 setting of synthesis and evaluation), ``compare`` (methods evaluated beside the main one, each
-into ``eval_<method>/``: zeroshot, single, no_reflect, react, cot, reflexion, rewoo). Each
-stage's seconds go to ``timings.json``.
+into ``eval_<method>/``: zeroshot, single, no_reflect, react, cot, reflexion, rewoo, chameleon,
+bolaa). Each stage's seconds go to ``timings.json``.
 """
 
 from __future__ import annotations

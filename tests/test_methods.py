@@ -191,3 +191,76 @@ def test_fireact_is_the_single_agent_under_its_papers_name(tmp_path, fake_server
     rec = json.loads((save / "hard.jsonl").read_text().splitlines()[0])
     assert rec["method"] == "single"
     assert json.loads((save / "summary.json").read_text())["method"] == "fireact"
+
+
+# --- Chameleon and BOLAA ---------------------------------------------------------------------
+
+def test_chameleon_runs_the_planned_modules_in_order_over_a_shared_cache():
+    from autoact.agents.chameleon import ChameleonAgent, parse_program
+    assert parse_program('Modules: ["Calculator", "Retrieve", "Nope"] -> calculator.', ["Calculator"]) == \
+        (["Calculator", "Calculator"], ["Retrieve", "Nope"])
+    task = get_task("arithmetic")
+    seen = []
+
+    def model(req):
+        seen.append(req.prompt)
+        if "Choose the modules" in req.prompt:
+            return "Modules: Calculator, Magic, Calculator"
+        if req.prompt.endswith("Input:"):
+            return "2 + 3" if "returned" not in req.prompt else "5 * 2"
+        return "10"
+    llm = ScriptedLLM(model)
+    rec = make_solver(task, default_selection(task.default_tools), Environment(), llm, ChameleonAgent(llm),
+                      Settings, {}, reflect=False)(Example("q", "What is twice the sum of 2 and 3?", "10"))
+    assert [s["action"] for s in rec["steps"]] == ["Calculator[2 + 3]", "Calculator[5 * 2]", "Finish[10]"]
+    assert rec["program"] == ["Calculator", "Calculator"] and rec["program_dropped"] == ["Magic"]
+    assert rec["usage"]["calls"] == 4 == len(seen) and rec["correct"] is True
+    # the second module's input and the solver read the outputs before them (the cache)
+    assert "Calculator[2 + 3] returned: 5" in seen[2] and "Calculator[5 * 2] returned: 10" in seen[3]
+
+
+def test_bolaa_controller_routes_each_step_to_one_labour_agent():
+    from autoact.agents.bolaa import BolaaAgent, parse_choice
+    assert parse_choice("Agent: calculator; Message: add them", ["Calculator", "Finish"]) == ("Calculator", "add them")
+    assert parse_choice("Agent: Wizard; Message: x", ["Calculator", "Finish"])[0] is None
+    task = get_task("arithmetic")
+    seen = []
+
+    def model(req):
+        seen.append(req.prompt)
+        if req.prompt.endswith("Next:"):
+            done = "Observation 1: 5" in req.prompt
+            return "Agent: Finish; Message: give the sum" if done else "Agent: Calculator; Message: add 2 and 3"
+        assert req.prompt.endswith("Input:")
+        return "5" if "You are the Finish agent" in req.prompt else "2 + 3"
+    llm = ScriptedLLM(model)
+    rec = make_solver(task, default_selection(task.default_tools), Environment(), llm, BolaaAgent(llm),
+                      Settings, {}, reflect=False)(Example("q", "What is 2 + 3?", "5"))
+    assert [s["action"] for s in rec["steps"]] == ["Calculator[2 + 3]", "Finish[5]"] and rec["correct"] is True
+    assert rec["usage"]["calls"] == 4
+    workers = [p for p in seen if p.endswith("Input:")]
+    # each labour agent sees only its own tool, and the controller's message
+    assert "You are the Calculator agent" in workers[0] and "add 2 and 3" in workers[0]
+    assert "Finish[" not in workers[0].split("Your tool:")[1].split("\n")[0]
+    assert "- Calculator:" in seen[0] and "- Finish:" in seen[0]
+
+
+@pytest.mark.parametrize("method", ["chameleon", "bolaa"])
+def test_chameleon_and_bolaa_through_run_eval(tmp_path, fake_server, method):
+    def policy(req):
+        if "Choose the modules" in req.prompt:
+            return "Modules: Retrieve, BingSearch"
+        if req.prompt.endswith("Next:"):
+            return "Agent: Finish; Message: answer" if "Observation 1" in req.prompt else "Agent: Retrieve; Message: look"
+        return "Milhouse" if req.prompt.endswith("Input:") and "Finish agent" not in req.prompt else "yes"
+    srv = fake_server(policy, models=["llama-2-13b-chat"])
+    save = tmp_path / method
+    proc = run_cli(RUN_EVAL, "--task", "HotpotQA", "--task_path", HOTPOT, "--save_path", str(save),
+                   "--levels", "hard", "--limit", "2", "--method", method, "--wiki", "distractor",
+                   env={"OPENAI_BASE_URL": srv.url})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    records = [json.loads(x) for x in (save / "hard.jsonl").read_text().splitlines()]
+    want = {"chameleon": ["Retrieve[Milhouse]", "BingSearch[Milhouse]", "Finish[yes]"],
+            "bolaa": ["Retrieve[Milhouse]", "Finish[yes]"]}[method]
+    assert all([s["action"] for s in r["steps"]] == want and r["error"] is None for r in records)
+    assert json.loads((save / "summary.json").read_text())["method"] == method

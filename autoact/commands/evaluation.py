@@ -17,8 +17,11 @@ autoact (three agents), single (one model fine-tuned on every role's data plays 
 reflect agent: the first Finish is final), zeroshot (the Meta-Agent prompt, base model:
 --llm_name), react (few-shot ReAct, base model), cot (few-shot chain of thought, base model),
 reflexion (ReAct trials; after one the model judges its answer and, when wrong, writes a
-reflection the next trial reads: --max_trials; base model) or rewoo (ReWOO: one planner call
-writes every tool call, the tools run, one solver call answers; base model).
+reflection the next trial reads: --max_trials; base model), rewoo (ReWOO: one planner call
+writes every tool call, the tools run, one solver call answers), chameleon (a planner writes a
+program of modules, the selected tools, that run in order over a shared cache; a solver answers)
+or bolaa (a controller routes each step to one labour agent per tool); the last three on the
+base model.
 
 The reference's protocol by default: temperature 0.5, top_p 0.75, top_k 40, num_beams 4, at most
 256 tokens per call, stop at the newline; the tools of Self_Planning/Tool_Selection/{Task}_Tools.json

@@ -12,7 +12,8 @@ from autoact.llm import LLMSettings
 from autoact.settings import CommonSettings, PromptsSettings, option, positive_int, public
 from autoact.tools import ToolSettings
 
-METHODS = ("autoact", "single", "no_reflect", "zeroshot", "react", "cot", "reflexion", "rewoo")
+METHODS = ("autoact", "single", "no_reflect", "zeroshot", "react", "cot", "reflexion", "rewoo", "chameleon",
+           "bolaa")
 #: other names of a method: FireAct (Chen et al. 2023) fine-tunes one agent on every role's data,
 #: which is the ``single`` ablation
 ALIASES = {"fireact": "single"}
@@ -31,8 +32,8 @@ class Settings(CommonSettings, LLMSettings, ToolSettings, PromptsSettings, Episo
     reflect_agent: str = option("reflect", help="the reflect agent")
     single_agent: str | None = option(None, help="--method single (fireact): the one model that plays all "
                                                  "roles (default --plan_agent)")
-    llm_name: str = option("llama-2-13b-chat", help="--method zeroshot/react/cot/reflexion/rewoo: the base "
-                                                    "model's served name")
+    llm_name: str = option("llama-2-13b-chat", help="the base model's served name, for the methods "
+                                                    "that run it (all but autoact, single, no_reflect)")
     base_model: str | None = option(None, help="--backend hf: the base model folder the adapter folders "
                                                "are loaded onto")
     method: str = option("autoact", choices=METHODS + tuple(ALIASES),
@@ -139,6 +140,8 @@ def _evaluate(settings, task, prompts, tools, tools_source, groups, out_dir, pat
     from pathlib import Path
 
     from autoact.agents.baselines import CoTAgent, cot_instruction, react_instruction
+    from autoact.agents.bolaa import BolaaAgent
+    from autoact.agents.chameleon import ChameleonAgent
     from autoact.agents.group import GroupPlanningAgent
     from autoact.agents.meta import ZeroshotThinkAgent
     from autoact.agents.reflexion import ReflexionAgent
@@ -185,6 +188,8 @@ def _evaluate(settings, task, prompts, tools, tools_source, groups, out_dir, pat
                                          oracle=settings.reflexion_oracle),
                           react_instruction(task, tools, prompts), False),
             "rewoo": (ReWOOAgent(llm, roles.plan), "", False),
+            "chameleon": (ChameleonAgent(llm, roles.plan), "", False),
+            "bolaa": (BolaaAgent(llm, roles.plan), "", False),
         }[settings.method]
         backbone = settings.backbone or (Path(settings.base_model).name if settings.base_model else
                                      (llm.default_model or settings.llm_name))
