@@ -213,7 +213,12 @@ def test_report_table_csv_and_png(tmp_path):
     assert proc.returncode == 0, proc.stderr
     md = (out / "report.md").read_text()
     assert "| Method | Backbone | Easy F1 (EM) | Medium F1 (EM) | Hard F1 (EM) | All F1 (EM) |" in md
-    assert "| autoact | tiny | 50.00 (25.00) | 50.00 (25.00) | 50.00 (25.00) | 50.00 (25.00) |" in md
+    # the paper's order (react before autoact); the best of each column of a backbone in bold
+    assert "| react | tiny | 25.00 (12.50) | 25.00 (12.50) | 25.00 (12.50) | 25.00 (12.50) |\n" \
+           "| autoact | tiny | **50.00 (25.00)** | **50.00 (25.00)** | **50.00 (25.00)** | **50.00 (25.00)** |" in md
+    assert "- questions: Easy 2, Medium 2, Hard 2" in md
+    tex = (out / "report.tex").read_text()
+    assert "\\toprule" in tex and "autoact & tiny & \\textbf{50.00 (25.00)}" in tex and "\\bottomrule" in tex
     assert "| autoact | tiny | 75.00 | - | - | 75.00 |" in md                # ScienceQA, G1-4 only
     assert proc.stdout.startswith("### HotpotQA")
     png = (out / "report.png").read_bytes()

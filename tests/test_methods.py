@@ -264,3 +264,44 @@ def test_chameleon_and_bolaa_through_run_eval(tmp_path, fake_server, method):
             "bolaa": ["Retrieve[Milhouse]", "Finish[yes]"]}[method]
     assert all([s["action"] for s in r["steps"]] == want and r["error"] is None for r in records)
     assert json.loads((save / "summary.json").read_text())["method"] == method
+
+
+# --- the paper's table -----------------------------------------------------------------------
+
+def summary(folder, method, backbone, f1, questions=2, question_set="abc", calls=None):
+    folder.mkdir(parents=True)
+    row = {"questions": questions, "em": f1 / 2, "f1": f1}
+    total = {**row, "questions": 3 * questions}
+    if calls is not None:
+        total["usage"] = {"calls": calls * 3 * questions, "prompt_tokens": 300 * questions, "completion_tokens": 30}
+    (folder / "summary.json").write_text(json.dumps({
+        "task": "HotpotQA", "method": method, "backbone": backbone, "metrics": ["em", "f1"],
+        "levels": {lv: row for lv in ("easy", "medium", "hard")}, "all": total, "question_set": question_set,
+        "retrieval": {"setting": "distractor", "label": "distractor"}}))
+    return str(folder)
+
+
+def test_report_groups_backbones_orders_methods_and_bolds_the_best_of_each_backbone(tmp_path):
+    runs = [summary(tmp_path / "a", "autoact", "7b", 0.3, calls=9), summary(tmp_path / "b", "react", "7b", 0.4),
+            summary(tmp_path / "c", "autoact", "13b", 0.5), summary(tmp_path / "d", "cot", "13b", 0.2),
+            summary(tmp_path / "e", "autoact -filtering", "7b", 0.1)]
+    proc = run_cli("Scripts/report.py", *runs, "--out", str(tmp_path / "r"))
+    assert proc.returncode == 0, proc.stderr
+    md = (tmp_path / "r" / "report.md").read_text()
+    section = md.split("### HotpotQA")[1].split("###")[0]
+    table = [line.split(" | ")[:3] for line in section.splitlines() if line.startswith("| ")][1:]
+    assert [(m.strip("| "), b) for m, b, _ in table] == [("react", "7b"), ("autoact", "7b"),
+                                                         ("autoact -filtering", "7b"), ("cot", "13b"),
+                                                         ("autoact", "13b")]
+    assert [c.startswith("**") for _, _, c in table] == [True, False, False, False, True]
+    assert "### Calls and tokens per question" in md and "| HotpotQA | autoact | 7b | 9.0 | 100.0 | 5.0 |" in md
+
+
+def test_report_refuses_rows_from_different_questions(tmp_path):
+    a = summary(tmp_path / "a", "autoact", "7b", 0.3)
+    b = summary(tmp_path / "b", "react", "7b", 0.4, questions=5)
+    c = summary(tmp_path / "c", "cot", "7b", 0.4, question_set="other")
+    for other in (b, c):
+        proc = run_cli("Scripts/report.py", a, other, "--out", str(tmp_path / "r"))
+        assert proc.returncode == 2 and "answered different questions" in proc.stderr, proc.stderr
+    assert run_cli("Scripts/report.py", a, b, c, "--out", str(tmp_path / "r"), "--allow_mixed").returncode == 0

@@ -317,9 +317,14 @@ def test_report_prints_the_retrieval_setting_under_the_table(tmp_path):
         (d / "summary.json").write_text(json.dumps({
             "task": "HotpotQA", "method": name, "backbone": "tiny", "metrics": ["em", "f1"], "levels": lv,
             "all": {"questions": 6, "em": 0.5, "f1": 0.5}, "retrieval": retrieval}))
-    proc = run_cli("Scripts/report.py", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "r"))
+    refused = run_cli("Scripts/report.py", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "r"))
+    assert refused.returncode == 2 and "used different retrieval settings" in refused.stderr
+    assert not (tmp_path / "r" / "report.md").exists()
+    proc = run_cli("Scripts/report.py", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "r"),
+                   "--allow_mixed")
     assert proc.returncode == 0, proc.stderr
     md = (tmp_path / "r" / "report.md").read_text()
+    assert "- rows from different questions or retrieval settings (--allow_mixed)" in md
     assert "- retrieval: distractor (the evaluation questions' own context paragraphs" in md
     assert "- retrieval: live Wikipedia (W); BingSearch: S" in md
 

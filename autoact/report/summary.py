@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from autoact.reference_logs import from_reference_record, is_reference_record, read_log
@@ -84,6 +85,8 @@ def run_summary(task: Task, out_dir: str | Path, records: dict[str, list[dict]],
         levels.setdefault(level, recs)
     rows = {lv: level_row(recs, metrics) for lv, recs in levels.items()}
     everything = [r for recs in levels.values() for r in recs]
+    ids = "\n".join(sorted(str(r.get("id")) for r in everything))
     return {"task": task.name, "method": method, "backbone": backbone, "metrics": metrics,
+            "question_set": hashlib.sha256(ids.encode()).hexdigest()[:16],
             "roles": roles, "levels": rows, "all": level_row(everything, metrics),
             "retrieval": retrieval or {}, "seconds": seconds, "settings": settings}

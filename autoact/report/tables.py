@@ -1,7 +1,10 @@
 """The paper-style results table and bar chart from evaluation runs' ``summary.json``.
 
-Rows are method x backbone; HotpotQA columns Easy/Medium/Hard/All with F1 and EM, ScienceQA
-columns G1-4/G5-8/G9-12/All accuracy (both x100, as the paper prints them).
+Rows are method x backbone, grouped by backbone with the methods in the paper's order (the
+baselines, then AutoAct, then its ablations); HotpotQA columns Easy/Medium/Hard/All with F1 and
+EM, ScienceQA columns G1-4/G5-8/G9-12/All accuracy (both x100, as the paper prints them); the
+best of each column within a backbone's rows in bold. Rows side by side must come from the same
+questions and the same retrieval setting (:func:`check_comparable`).
 """
 
 from __future__ import annotations
@@ -72,6 +75,82 @@ def load_runs(paths: Sequence[str | Path]) -> list[dict]:
     return runs
 
 
+#: the paper's order of the rows: its baselines, AutoAct, then the ablations (labels that start
+#: with a method's name, e.g. "autoact -filtering", follow that method); others come last
+METHOD_ORDER = ("cot", "react", "chameleon", "reflexion", "bolaa", "rewoo", "fireact", "autoact",
+                "no_reflect", "single", "zeroshot")
+
+
+def ordered(runs: list[dict]) -> list[dict]:
+    """``runs`` grouped by backbone (in order of first appearance), methods in :data:`METHOD_ORDER`."""
+    backbones = list(dict.fromkeys(r["backbone"] for r in runs))
+
+    def key(item):
+        i, r = item
+        label = str(r["method"])
+        base = label.split()[0].lower() if label.split() else ""
+        rank = METHOD_ORDER.index(base) if base in METHOD_ORDER else len(METHOD_ORDER)
+        return backbones.index(r["backbone"]), rank, label != base, i
+    return [r for _, r in sorted(enumerate(runs), key=key)]
+
+
+def check_comparable(runs: list[dict], task_name: str) -> None:
+    """Refuse a table whose rows answered different questions (per-level counts, or the question
+    set's fingerprint where the summaries record it) or used different retrieval settings."""
+    mine = [r for r in runs if r["task"].lower() == task_name.lower()]
+
+    def first_difference(describe) -> str | None:
+        seen: dict = {}
+        for r in mine:
+            value = describe(r)
+            if value is None:
+                continue
+            for other_value, other in seen.items():
+                if other_value != value:
+                    return f"{other['_path']} and {r['_path']}"
+            seen.setdefault(value, r)
+        return None
+    counts = first_difference(lambda r: tuple(sorted((lv, row.get("questions")) for lv, row in r["levels"].items()
+                                                     if row.get("questions") is not None)) or None)
+    fingerprint = first_difference(lambda r: r.get("question_set"))
+    where = counts or fingerprint
+    if where:
+        raise DataError(f"{task_name}: {where} answered different questions (per-level counts or question "
+                        f"sets differ), so their rows are not comparable; report them separately or pass "
+                        f"--allow_mixed")
+    retrieval = first_difference(lambda r: (r.get("retrieval") or {}).get("label"))
+    if retrieval:
+        raise DataError(f"{task_name}: {retrieval} used different retrieval settings, so their rows are not "
+                        f"comparable; report them separately or pass --allow_mixed")
+
+
+def question_counts(runs: list[dict], task_name: str) -> str:
+    """"questions: Easy 100, Medium 100, Hard 100; all 300" for the runs of ``task_name``."""
+    mine = [r for r in runs if r["task"].lower() == task_name.lower()]
+    parts = []
+    for level, header in columns(task_name)[:-1]:
+        counts = sorted({r["levels"][level]["questions"] for r in mine
+                         if level in r["levels"] and r["levels"][level].get("questions") is not None})
+        if counts:
+            parts.append(f"{header} {'/'.join(map(str, counts))}")
+    total = sorted({r["all"]["questions"] for r in mine if r["all"].get("questions") is not None})
+    return "questions: " + ", ".join(parts) + (f"; all {'/'.join(map(str, total))}" if total else "")
+
+
+def cost_rows(runs: list[dict]) -> tuple[list[str], list[list[str]]]:
+    """Model calls and tokens per question of each run (from its records' usage)."""
+    header = ["Task", "Method", "Backbone", "Calls / question", "Prompt tokens / question",
+              "Completion tokens / question"]
+    rows = []
+    for r in runs:
+        usage, n = r["all"].get("usage"), r["all"].get("questions")
+        if not isinstance(usage, dict) or not n:
+            continue
+        rows.append([r["task"], r["method"], r["backbone"]] +
+                    [f"{usage.get(k, 0) / n:.1f}" for k in ("calls", "prompt_tokens", "completion_tokens")])
+    return header, rows
+
+
 def columns(task_name: str) -> list[tuple[str, str]]:
     """(level key, header) in report order, then All."""
     task = get_task(task_name)
@@ -84,9 +163,9 @@ def cell(run: dict, level: str, metric: str) -> float | None:
 
 
 def table_rows(runs: list[dict], task_name: str) -> tuple[list[str], list[list[str]], list[list]]:
-    """Header, formatted rows, and raw numbers, for one task."""
+    """Header, formatted rows, and raw numbers, for one task, in :func:`ordered` order."""
     cols = columns(task_name)
-    mine = [r for r in runs if r["task"].lower() == task_name.lower()]
+    mine = ordered([r for r in runs if r["task"].lower() == task_name.lower()])
     choice = get_task(task_name).answer_type == "choice"
     header = ["Method", "Backbone"] + [f"{h} {'Acc' if choice else 'F1 (EM)'}" for _, h in cols]
     text, numbers = [], []
@@ -106,9 +185,42 @@ def table_rows(runs: list[dict], task_name: str) -> tuple[list[str], list[list[s
     return header, text, numbers
 
 
-def markdown(header: list[str], rows: list[list[str]]) -> str:
+def best_cells(rows: list[list[str]], numbers: list[list]) -> set[tuple[int, int]]:
+    """(row, column) of the best number of each column among the rows of one backbone (rows
+    ``[method, backbone, ...]``); nothing is marked in a backbone with a single row."""
+    best = set()
+    for backbone in dict.fromkeys(r[1] for r in rows):
+        group = [i for i, r in enumerate(rows) if r[1] == backbone]
+        if len(group) < 2:
+            continue
+        for j in range(len(numbers[group[0]]) if group else 0):
+            values = [numbers[i][j] for i in group if numbers[i][j] is not None]
+            if values:
+                top = max(values)
+                best |= {(i, j + 2) for i in group if numbers[i][j] == top}
+    return best
+
+
+def markdown(header: list[str], rows: list[list[str]], bold: set[tuple[int, int]] = frozenset()) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+    return "\n".join(lines + ["| " + " | ".join(f"**{c}**" if (i, j) in bold else c for j, c in enumerate(r)) + " |"
+                              for i, r in enumerate(rows)])
+
+
+def latex(header: list[str], rows: list[list[str]], bold: set[tuple[int, int]] = frozenset(),
+          caption: str = "") -> str:
+    """A booktabs table: a rule between backbones, the best cells in bold."""
+    def esc(text: str) -> str:
+        return "".join("\\" + c if c in "&%$#_{}" else c for c in str(text))
+    out = ["\\begin{tabular}{ll" + "r" * (len(header) - 2) + "}", "\\toprule",
+           " & ".join(esc(h) for h in header) + " \\\\", "\\midrule"]
+    for i, r in enumerate(rows):
+        if i and r[1] != rows[i - 1][1]:
+            out.append("\\midrule")
+        out.append(" & ".join(f"\\textbf{{{esc(c)}}}" if (i, j) in bold else esc(c) for j, c in enumerate(r))
+                   + " \\\\")
+    out += ["\\bottomrule", "\\end{tabular}"]
+    return (f"% {caption}\n" if caption else "") + "\n".join(out) + "\n"
 
 
 def to_csv(header: list[str], rows: list[list[str]]) -> str:

@@ -20,18 +20,23 @@ class Settings(CommonSettings):
     sample: int = option(0, type=int, metavar="N",
                          help="sample trajectories per task to show (from the runs in the order given; "
                               "default 0)")
+    allow_mixed: bool = option(False, kind="switch",
+                               help="put rows side by side even when they answered different questions or "
+                                    "used different retrieval settings (said under the table); without it "
+                                    "such a table is refused")
     timings: list = option(factory=list, kind="append", metavar="FILE",
                            help="a pipeline's timings.json: the seconds of each stage, shown in the report "
                                 "(repeatable: one column per file, named by its folder)")
 
 
 def run(settings: Settings) -> None:
-    """Write report.md, report.csv and report.png (and the extras asked for) into ``out``."""
+    """Write report.md, report.csv, report.tex and report.png (and the extras asked for) into
+    ``out``."""
     from pathlib import Path
 
     from autoact.io import prepare_output, write_text_atomic
-    from autoact.report.tables import (bar_chart, load_runs, markdown, retrieval_notes, table_rows,
-                                       to_csv)
+    from autoact.report.tables import (bar_chart, best_cells, check_comparable, cost_rows, latex, load_runs,
+                                       markdown, question_counts, retrieval_notes, table_rows, to_csv)
 
     if not settings.runs:
         from autoact.errors import ConfigError
@@ -40,19 +45,30 @@ def run(settings: Settings) -> None:
     out = Path(settings.out)
     prepare_output(out / "report.md")
     tasks = list(dict.fromkeys(r["task"] for r in runs))
+    for t in tasks if not settings.allow_mixed else []:
+        check_comparable(runs, t)
     per_task = {t: table_rows(runs, t) for t in tasks}
-    notes = {t: retrieval_notes([r for r in runs if r["task"] == t]) for t in tasks}
-    md = "\n\n".join(f"### {t}\n\n" + markdown(h, rows) + "\n\n" + "\n".join(f"- {n}" for n in notes[t])
+    bold = {t: best_cells(rows, numbers) for t, (_, rows, numbers) in per_task.items()}
+    notes = {t: retrieval_notes([r for r in runs if r["task"] == t]) + [question_counts(runs, t)]
+             + (["rows from different questions or retrieval settings (--allow_mixed)"]
+                if settings.allow_mixed else []) for t in tasks}
+    md = "\n\n".join(f"### {t}\n\n" + markdown(h, rows, bold[t]) + "\n\n" + "\n".join(f"- {n}" for n in notes[t])
                      for t, (h, rows, _) in per_task.items())
+    cost_header, costs = cost_rows(runs)
+    if costs:
+        md += "\n\n### Calls and tokens per question\n\n" + markdown(cost_header, costs)
     md += _extras(settings, runs, tasks, out)
     write_text_atomic(out / "report.md", md + "\n")
     write_text_atomic(out / "report.csv", "".join(
-        f"# {t}\n" + to_csv(h, rows) for t, (h, rows, _) in per_task.items()))
+        f"# {t}\n" + to_csv(h, rows) for t, (h, rows, _) in per_task.items())
+        + (f"# calls and tokens per question\n{to_csv(cost_header, costs)}" if costs else ""))
+    write_text_atomic(out / "report.tex", "\n".join(
+        latex(h, rows, bold[t], caption=f"{t}; " + "; ".join(notes[t])) for t, (h, rows, _) in per_task.items()))
     tmp = out / ".report.png.tmp"
     bar_chart(per_task, tmp)
     tmp.replace(out / "report.png")
     print(md)
-    print(f"\n-> {out / 'report.md'}, {out / 'report.csv'}, {out / 'report.png'}")
+    print(f"\n-> {out / 'report.md'}, {out / 'report.csv'}, {out / 'report.tex'}, {out / 'report.png'}")
 
 
 def _extras(settings: Settings, runs: list[dict], tasks: list[str], out) -> str:
