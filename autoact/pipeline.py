@@ -249,12 +249,14 @@ def validate(config: dict) -> None:
         read_mapping(deepspeed_config(train["deepspeed"]), "DeepSpeed config")
     compare = config.get("compare")
     if compare is not None:
-        from autoact.stages.evaluation import METHODS
-        allowed = [m for m in METHODS if m != "autoact"]      # the rows beside the main one
+        from autoact.stages.evaluation import ALIASES, METHODS
+        allowed = [m for m in (*METHODS, *ALIASES) if m != "autoact"]      # the rows beside the main one
         if not isinstance(compare, list) or len(set(map(str, compare))) != len(compare) \
                 or any(m not in allowed for m in compare):
             raise ConfigError(f"compare must be a list of distinct methods of {', '.join(allowed)}, "
                               f"got {json.dumps(compare)}")
+    if isinstance(config.get("eval"), dict):
+        eval_methods(config)
     if config.get("wiki") is not None and config["wiki"] not in ("live", "offline", "distractor"):
         raise ConfigError(f"wiki must be live, offline or distractor, got {config['wiki']!r}")
     for stage in STAGES:
@@ -277,9 +279,33 @@ def validate(config: dict) -> None:
                     raise ConfigError(f"{name} cannot be set for one agent")
                 if key in WIRED[stage]:
                     raise ConfigError(f"{name} is set by the pipeline (it wires the stages together)")
+                if stage == "eval" and key == "methods":
+                    continue                # the pipeline's own key (eval_methods)
                 if key not in flags:
                     raise ConfigError(f"unknown key {name}: not a flag of {FRONT_ENDS.get(stage, ('train_lora.py',))[0]}")
                 check_value(stage, key, settings[key], flags[key], agent=agent)
+
+
+def eval_methods(config: dict) -> tuple[str, list[str]]:
+    """The main method (its run in ``eval/``) and the others (each in ``eval_<method>/``):
+    ``eval.methods`` (a list, or names separated by commas: the first is the main one), else
+    ``eval.method`` and ``compare``."""
+    from autoact.stages.evaluation import ALIASES, METHODS
+    section = config.get("eval") if isinstance(config.get("eval"), dict) else {}
+    main = str(section.get("method") or "autoact")
+    compare = [str(m) for m in _as_list(config.get("compare"))]
+    listed = section.get("methods")
+    if listed is None:
+        return main, [m for m in compare if m != main]
+    names = [m.strip() for m in listed.split(",")] if isinstance(listed, str) else \
+        [str(m).strip() for m in listed] if isinstance(listed, list) else None
+    known = (*METHODS, *ALIASES)
+    if not names or any(n not in known for n in names) or len(set(names)) != len(names):
+        raise ConfigError(f"eval.methods must list distinct methods of {', '.join(known)}, got {json.dumps(listed)}")
+    if section.get("method") and str(section["method"]) != names[0]:
+        raise ConfigError(f"eval.method {section['method']} and eval.methods (first {names[0]}) disagree on "
+                          f"the main method; set one of them")
+    return names[0], [m for m in dict.fromkeys(compare + names[1:]) if m != names[0]]
 
 
 def task_configs(config: dict) -> list[dict]:
@@ -394,11 +420,14 @@ class Pipeline:
             "report": self.work / "report",
             "timings": self.work / "timings.json",
         }
-        self.compare = [str(m) for m in _as_list(config.get("compare"))]
+        self.main_method, self.compare = eval_methods(config)
 
     # -- helpers -----------------------------------------------------------------------------
     def section(self, stage: str) -> dict:
-        return dict(self.config.get(stage) or {})
+        sec = dict(self.config.get(stage) or {})
+        if stage == "eval":
+            sec.pop("methods", None)        # the pipeline's own key: the runs eval_dirs lists
+        return sec
 
     def llm_settings(self, teacher_ok: bool) -> dict:
         """The model backend of a Meta-Agent stage: the scripted teacher where the config names
@@ -517,7 +546,7 @@ class Pipeline:
         per_role = {role: sec.pop(role) or {} for role in TRAIN_ROLES if role in sec}
         base = self.base_model()
         roles = list(ROLES)
-        if "single" in self.compare:         # one adapter on every role's data (FireAct-style)
+        if {"single", "fireact"} & {self.main_method, *self.compare}:   # one adapter on every role's data
             roles.append("single")
             self.single_data()
         for role in roles:
@@ -557,8 +586,7 @@ class Pipeline:
     def eval_dirs(self) -> dict[str, Path]:
         """The evaluation folders by method: the main one in ``eval/``, each ``compare``
         method in ``eval_<method>/``."""
-        main = str(self.section("eval").get("method", "autoact"))
-        return {main: self.paths["eval"]} | {m: self.work / f"eval_{m}" for m in self.compare if m != main}
+        return {self.main_method: self.paths["eval"]} | {m: self.work / f"eval_{m}" for m in self.compare}
 
     def eval(self) -> tuple[str, Path]:
         for method, out in self.eval_dirs().items():
@@ -568,25 +596,26 @@ class Pipeline:
         return "done", self.paths["eval"] / "summary.json"
 
     def eval_one(self, method: str, out: Path) -> None:
-        from autoact.stages.evaluation import TUNED_METHODS
+        from autoact.stages.evaluation import ALIASES, TUNED_METHODS
         sec = self.section("eval") | {"method": method}
+        kind = ALIASES.get(method, method)          # fireact is single
         wired = {"agent_name": "ZeroshotThink_run_Agent", "task": self.task.name,
                  "task_path": str(self.eval_path()), "save_path": str(out), "tools": str(self.paths["tools"])}
         if self.model.get("base_url") and not sec.get("backend") == "hf":
             wired["base_url"] = self.model["base_url"]
-            if method not in TUNED_METHODS and self.model.get("base_model"):
+            if kind not in TUNED_METHODS and self.model.get("base_model"):
                 wired["llm_name"] = str(self.model["base_model"])
             for role in ROLES:        # a server serving the adapters under their role names
                 wired[f"{role}_agent"] = role
-            if method == "single":
+            if kind == "single":
                 wired["single_agent"] = "single"
         else:
             wired |= {"backend": "hf", "base_model": self.base_model()}
             for role in ROLES:
                 wired[f"{role}_agent"] = str(self.paths["lora"] / role)
-            if method == "single":
+            if kind == "single":
                 wired["single_agent"] = str(self.paths["lora"] / "single")
-        if self.section("filter").get("criterion") == "none" and "label" not in sec and method in TUNED_METHODS:
+        if self.section("filter").get("criterion") == "none" and "label" not in sec and kind in TUNED_METHODS:
             # agents trained on unfiltered trajectories: the paper's -filtering ablation
             wired["label"] = f"{method} -filtering"
         self.call("eval", wired, sec, self.common("eval"))
@@ -690,18 +719,19 @@ class MultiTaskRun:
         print(f"pipeline finished in {time.monotonic() - t_all:.0f} s; work folder {self.work}")
 
     def report(self) -> Path:
-        runs, extra = [], []
+        runs, curves, timings = [], [], []
         for pipe in self.pipelines:
             runs += [str(d) for d in pipe.eval_dirs().values() if (d / "summary.json").exists()]
             if pipe.paths["lora"].is_dir():
-                extra += ["--curves", str(pipe.paths["lora"])]
+                curves.append(str(pipe.paths["lora"]))
             if pipe.paths["timings"].exists():
-                extra += ["--timings", str(pipe.paths["timings"])]
+                timings.append(str(pipe.paths["timings"]))
         if not runs:
             raise ConfigError(f"nothing to report: no evaluation under {self.work}/*/eval yet")
         out = self.work / "report"
-        self.pipelines[0].call("report", runs + ["--out", str(out), "--sample", "1"] + extra
-                               + self.pipelines[0].common())
+        first = self.pipelines[0]
+        first.call("report", {"runs": runs, "out": str(out), "sample": 1, "curves": curves, "timings": timings},
+                   first.section("report"), first.common())
         return out / "report.png"
 
 

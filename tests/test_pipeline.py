@@ -309,3 +309,35 @@ def test_a_setting_given_for_every_task_beats_the_presets_per_task_value(tmp_pat
     bad = pipeline(tmp_path / "w", "--preset", "learning", "--set", "self_instruct.generate_all_num=-1",
                    timeout=120)
     assert bad.returncode == 2 and "generate_all_num" in bad.stderr and not (tmp_path / "w").exists()
+
+
+@pytest.mark.slow
+def test_one_offline_run_gives_every_row_of_the_papers_table(tmp_path):
+    """Issue 15: every baseline and ablation from this harness, into one work folder and one
+    report (the tiny model: the rows' scores mean nothing; that they exist and line up does)."""
+    methods = ["autoact", "cot", "react", "chameleon", "reflexion", "bolaa", "rewoo", "fireact", "zeroshot",
+               "single", "no_reflect"]
+    work = tmp_path / "all"
+    proc = pipeline(work, "--set", "eval.methods=" + ",".join(methods), timeout=1500)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    md = (work / "report" / "report.md").read_text()
+    table = md.split("### HotpotQA")[1].split("###")[0]
+    rows = [line.split(" | ")[0].strip("| ") for line in table.splitlines() if line.startswith("| ")][1:]
+    # the paper's order: its baselines, AutoAct, the ablations
+    assert rows == ["cot", "react", "chameleon", "reflexion", "bolaa", "rewoo", "fireact", "autoact",
+                    "no_reflect", "single", "zeroshot"]
+    assert "### Calls and tokens per question" in md and (work / "report" / "report.tex").is_file()
+    for method in methods[1:]:
+        summary = json.loads((work / f"eval_{method}" / "summary.json").read_text())
+        assert summary["method"] == method and summary["all"]["questions"] == 9
+    assert (work / "lora" / "single" / "adapter_config.json").is_file()     # trained for single/fireact
+
+
+def test_eval_methods_are_checked_before_anything_runs(tmp_path):
+    for value, msg in (("autoact,magic", "eval.methods must list distinct methods"),
+                       ("cot,cot", "eval.methods must list distinct methods")):
+        proc = pipeline(tmp_path / "x", "--set", f"eval.methods={value}")
+        assert proc.returncode == 2 and msg in proc.stderr, proc.stderr
+    proc = pipeline(tmp_path / "x", "--set", "eval.methods=cot,react", "--set", "eval.method=autoact")
+    assert proc.returncode == 2 and "disagree on the main method" in proc.stderr
+    assert not (tmp_path / "x").exists()

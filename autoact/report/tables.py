@@ -187,7 +187,8 @@ def table_rows(runs: list[dict], task_name: str) -> tuple[list[str], list[list[s
 
 def best_cells(rows: list[list[str]], numbers: list[list]) -> set[tuple[int, int]]:
     """(row, column) of the best number of each column among the rows of one backbone (rows
-    ``[method, backbone, ...]``); nothing is marked in a backbone with a single row."""
+    ``[method, backbone, ...]``); nothing is marked in a backbone with a single row, nor in a
+    column where its rows all tie."""
     best = set()
     for backbone in dict.fromkeys(r[1] for r in rows):
         group = [i for i, r in enumerate(rows) if r[1] == backbone]
@@ -195,7 +196,7 @@ def best_cells(rows: list[list[str]], numbers: list[list]) -> set[tuple[int, int
             continue
         for j in range(len(numbers[group[0]]) if group else 0):
             values = [numbers[i][j] for i in group if numbers[i][j] is not None]
-            if values:
+            if values and len(set(values)) > 1:
                 top = max(values)
                 best |= {(i, j + 2) for i in group if numbers[i][j] == top}
     return best
