@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 
-from autoact.agents.episode import Episode, clean_generation
+from autoact.agents.episode import Episode, ModelAgent, clean_generation
 from autoact.agents.prompts import answer_kind, instruction, prefix
-from autoact.llm.base import LLM, SamplingParams
+from autoact.llm.base import SamplingParams
 from autoact.prompting import Prompts, resolve
 from autoact.tasks.base import Task
 from autoact.tools.base import Tool
@@ -40,13 +40,9 @@ def exemplar_questions(prompts: Prompts | None = None) -> list[str]:
     return sorted(set(re.findall(r"^Question: (.+)$", text, re.M)))
 
 
-class CoTAgent:
+class CoTAgent(ModelAgent):
     """One generation: the reasoning, then ``Answer: ...``; the episode records it as
     ``Finish[answer]`` (no tools, no reflection)."""
-
-    def __init__(self, llm: LLM, model: str | None = None):
-        self.llm = llm
-        self.model = model
 
     def step(self, ep: Episode, params: SamplingParams) -> tuple[str, str]:
         pr = ep.prompts
@@ -54,9 +50,7 @@ class CoTAgent:
         stop = pr.render("agent.question", question="").rstrip() or "\nQuestion:"
         p = SamplingParams(max_tokens=max(params.max_tokens, 256), temperature=params.temperature,
                            top_p=params.top_p, top_k=params.top_k, stop=(stop,), seed=params.seed)
-        c = self.llm.complete([prompt], p, model=self.model)[0]
-        ep.add_usage(c)
-        text = c.text.strip()
+        text = self.ask(ep, prompt, p).strip()
         label = re.escape(pr.render("baselines.cot_answer_label").strip())
         answers = re.findall(rf"^\s*{label}\s*(.*)$", text, re.M)
         reasoning = " ".join(re.split(rf"^\s*{label}", text, flags=re.M)[0].split())

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import re
 
-from autoact.agents.episode import Episode, clean_generation
+from autoact.agents.episode import Episode, ModelAgent, clean_generation
 from autoact.agents.prompts import answer_kind, step_text
-from autoact.llm.base import LLM, SamplingParams
+from autoact.llm.base import SamplingParams
 from autoact.tools import resolve_tool_name
 
 _CHOICE = re.compile(r"Agent\s*:\s*(?P<agent>[^;\n]+?)\s*(?:;|\n|$)\s*(?:Message\s*:\s*(?P<message>.*))?", re.I)
@@ -31,15 +31,9 @@ def parse_choice(text: str, agents: list[str]) -> tuple[str | None, str]:
     return (canonical if canonical in agents else None), message.strip()
 
 
-class BolaaAgent:
-    def __init__(self, llm: LLM, model: str | None = None):
-        self.llm = llm
-        self.model = model
-
+class BolaaAgent(ModelAgent):
     def _ask(self, ep: Episode, prompt: str, params: SamplingParams) -> str:
-        c = self.llm.complete([prompt], params, model=self.model)[0]
-        ep.add_usage(c)
-        return clean_generation(c.text)
+        return clean_generation(self.ask(ep, prompt, params))
 
     def step(self, ep: Episode, params: SamplingParams) -> tuple[str, str]:
         p = ep.prompts

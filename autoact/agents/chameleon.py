@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import re
 
-from autoact.agents.episode import Episode, clean_generation
+from autoact.agents.episode import Episode, ModelAgent, clean_generation
 from autoact.agents.prompts import answer_kind
-from autoact.llm.base import LLM, SamplingParams
+from autoact.llm.base import SamplingParams
 from autoact.tools import resolve_tool_name
 
 
@@ -39,16 +39,7 @@ def parse_program(text: str, allowed: list[str]) -> tuple[list[str], list[str]]:
     return modules, dropped
 
 
-class ChameleonAgent:
-    def __init__(self, llm: LLM, model: str | None = None):
-        self.llm = llm
-        self.model = model
-
-    def _ask(self, ep: Episode, prompt: str, params: SamplingParams) -> str:
-        c = self.llm.complete([prompt], params, model=self.model)[0]
-        ep.add_usage(c)
-        return c.text
-
+class ChameleonAgent(ModelAgent):
     def _cache(self, ep: Episode) -> str:
         return "\n".join(ep.prompts.render("baselines.chameleon_cache_line", module=name, input=arg, output=out)
                          for name, arg, out in ep.agent_state["cache"])
@@ -59,7 +50,7 @@ class ChameleonAgent:
             listed = "\n".join(p.render("agent.action_line", index=i, usage=t.usage)
                                for i, t in enumerate(ep.tools, 1))
             budget = max(1, ep.max_steps - 1)       # the last step is the answer
-            reply = self._ask(ep, p.render("baselines.chameleon_planner", tools=listed, question=ep.example.question,
+            reply = self.ask(ep, p.render("baselines.chameleon_planner", tools=listed, question=ep.example.question,
                                            max_steps=budget,
                                            example=p.render(f"baselines.chameleon_example_{answer_kind(ep.task)}")),
                               params)
@@ -72,12 +63,12 @@ class ChameleonAgent:
         if state["program"]:
             name = state["program"].pop(0)
             usage = next(t.usage for t in ep.tools if t.name == name)
-            arg = clean_generation(self._ask(ep, p.render("baselines.chameleon_input", module=name, usage=usage,
+            arg = clean_generation(self.ask(ep, p.render("baselines.chameleon_input", module=name, usage=usage,
                                                           cache=self._cache(ep), question=ep.example.question),
                                              params))
             state["pending"] = (name, arg)
             return f"Module {name}.", f"{name}[{arg}]"
-        answer = clean_generation(self._ask(ep, p.render("baselines.chameleon_solver", cache=self._cache(ep),
+        answer = clean_generation(self.ask(ep, p.render("baselines.chameleon_solver", cache=self._cache(ep),
                                                          question=ep.example.question,
                                                          note=p.render(f"baselines.cot_note_{answer_kind(ep.task)}")),
                                             params))

@@ -36,6 +36,20 @@ _STEP_LABEL = re.compile(r"^\s*(?:Thought|Action|Observation)\s*\d*\s*:\s*", re.
 _NEXT_LABEL = re.compile(r"\s*\b(?:Thought|Action|Observation)\s*\d*\s*:", re.I)
 
 
+class ModelAgent:
+    """A policy that asks one model: ``model`` is a served name or an adapter (``None``: the
+    backend's default). :meth:`ask` counts each call in the episode's usage."""
+
+    def __init__(self, llm, model: str | None = None):
+        self.llm = llm
+        self.model = model
+
+    def ask(self, ep: "Episode", prompt: str, params) -> str:
+        c = self.llm.complete([prompt], params, model=self.model)[0]
+        ep.add_usage(c)
+        return c.text
+
+
 def clean_generation(text: str) -> str:
     """One step's text from a generation: the first line, without a repeated ``Thought n:``
     label and without anything from a following ``Action n:``/``Observation n:`` on."""

@@ -7,20 +7,14 @@ executes it.
 
 from __future__ import annotations
 
-from autoact.agents.episode import Episode, clean_generation
+from autoact.agents.episode import Episode, ModelAgent, clean_generation
 from autoact.agents.prompts import action_input, thought_input
-from autoact.llm.base import LLM, SamplingParams
+from autoact.llm.base import SamplingParams
 
 
-class ZeroshotThinkAgent:
-    def __init__(self, llm: LLM, model: str | None = None):
-        self.llm = llm
-        self.model = model
-
+class ZeroshotThinkAgent(ModelAgent):
     def _ask(self, ep: Episode, prompt: str, params: SamplingParams) -> str:
-        c = self.llm.complete([prompt], params, model=self.model)[0]
-        ep.add_usage(c)
-        return clean_generation(c.text)
+        return clean_generation(self.ask(ep, prompt, params))
 
     def step(self, ep: Episode, params: SamplingParams) -> tuple[str, str]:
         instr, q, steps, p = ep.instruction, ep.example.question, ep.steps, ep.prompts

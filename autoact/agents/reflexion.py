@@ -14,24 +14,20 @@ counts every call. The base model plays every part; no adapter is trained for it
 
 from __future__ import annotations
 
-from autoact.agents.episode import Episode, clean_generation
+from autoact.agents.episode import Episode
 from autoact.agents.meta import ZeroshotThinkAgent
 from autoact.agents.prompts import prefix
 from autoact.llm.base import LLM, SamplingParams
 
 
-class ReflexionAgent:
+class ReflexionAgent(ZeroshotThinkAgent):
+    """The trials' actor is the ReAct loop of :class:`ZeroshotThinkAgent` (its ``step``); the
+    verdicts and reflections are calls of the same model."""
+
     def __init__(self, llm: LLM, model: str | None = None, *, max_trials: int = 3, oracle: bool = False):
-        self.llm = llm
-        self.model = model
-        self.actor = ZeroshotThinkAgent(llm, model)
+        super().__init__(llm, model)
         self.max_trials = max_trials
         self.oracle = oracle
-
-    def _ask(self, ep: Episode, prompt: str, params: SamplingParams) -> str:
-        c = self.llm.complete([prompt], params, model=self.model)[0]
-        ep.add_usage(c)
-        return clean_generation(c.text)
 
     def solve(self, ep: Episode, params: SamplingParams) -> None:
         """Run the trials on ``ep``'s question; ``ep`` ends holding all of them."""
@@ -50,7 +46,7 @@ class ReflexionAgent:
                            max_observation_chars=ep.max_observation_chars)
             last.usage = ep.usage                   # one count of calls and tokens per question
             while not last.done and not last.check_halt():
-                last.act(*self.actor.step(last, params))
+                last.act(*self.step(last, params))
             ep.steps.extend(last.steps)
             trajectory = prefix("", ep.example.question, last.steps, p).strip()
             trial = {"trial": number, "answer": last.answer, "steps": len(last.steps)}

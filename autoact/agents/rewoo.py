@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import re
 
-from autoact.agents.episode import Episode, clean_generation
+from autoact.agents.episode import Episode, ModelAgent, clean_generation
 from autoact.agents.prompts import answer_kind
-from autoact.llm.base import LLM, SamplingParams
+from autoact.llm.base import SamplingParams
 from autoact.prompting import Prompts, resolve
 from autoact.tasks.base import Task
 from autoact.tools.base import Tool
@@ -56,17 +56,8 @@ def planner_prompt(task: Task, tools: list[Tool], question: str, max_steps: int,
                     example=p.render(f"baselines.rewoo_example_{answer_kind(task)}"))
 
 
-class ReWOOAgent:
+class ReWOOAgent(ModelAgent):
     """The ReWOO policy: each ``step`` returns the next planned tool call, then the answer."""
-
-    def __init__(self, llm: LLM, model: str | None = None):
-        self.llm = llm
-        self.model = model
-
-    def _ask(self, ep: Episode, prompt: str, params: SamplingParams) -> str:
-        c = self.llm.complete([prompt], params, model=self.model)[0]
-        ep.add_usage(c)
-        return c.text
 
     def step(self, ep: Episode, params: SamplingParams) -> tuple[str, str]:
         state = ep.agent_state
@@ -77,7 +68,7 @@ class ReWOOAgent:
             planning = SamplingParams(max_tokens=max(params.max_tokens, 512), temperature=params.temperature,
                                       top_p=params.top_p, top_k=params.top_k, stop=(stop,), seed=params.seed)
             # the last step is the answer
-            state["plan"] = parse_plan(self._ask(ep, prompt, planning))[:max(0, ep.max_steps - 1)]
+            state["plan"] = parse_plan(self.ask(ep, prompt, planning))[:max(0, ep.max_steps - 1)]
             state["done"] = []
         if state.get("pending"):            # the result of the tool call made last step
             plan, name, action = state.pop("pending")
@@ -95,7 +86,7 @@ class ReWOOAgent:
                                       evidence=obs) for plan, name, action, obs in ep.agent_state["done"])
         prompt = p.render("baselines.rewoo_solver", evidence=evidence, question=ep.example.question,
                           note=p.render(f"baselines.cot_note_{answer_kind(ep.task)}"))
-        answer = clean_generation(self._ask(ep, prompt, params))
+        answer = clean_generation(self.ask(ep, prompt, params))
         label = p.render("baselines.cot_answer_label").strip()
         if answer.lower().startswith(label.lower()):
             answer = answer[len(label):].strip()
