@@ -25,8 +25,8 @@ weights either and takes about a minute: it builds the tiny random model, uses t
 TEACHER (:mod:`autoact.testing.demo_teacher`, not a model) for the first three stages, then
 really filters, really LoRA-trains the three agents on the tiny model, really runs group
 planning with them on the distractor corpus (the evaluation questions' own contexts: a closed
-setting), and writes the report. It shows that every stage and
-hand-off works on this machine; its scores mean nothing. The ``hotpotqa``/``scienceqa`` presets
+setting), and writes the report. It shows that every stage and hand-off works on this machine;
+its scores mean nothing. The ``hotpotqa``/``scienceqa`` presets
 run the reference's protocol: its decoding (the stages' defaults) and live Wikipedia.
 
 ``tasks: [a, b]`` (with ``per_task: {a: {...}}``) runs the whole pipeline once per task, each in
@@ -35,8 +35,10 @@ run the reference's protocol: its decoding (the stages' defaults) and live Wikip
 Top-level keys besides the stage sections: ``task``, ``task_spec``, ``work_dir``, ``model``,
 ``prompts`` (a prompts file for every stage), ``wiki`` and ``corpus_index`` (the retrieval
 setting of synthesis and evaluation), ``compare`` (methods evaluated beside the main one, each
-into ``eval_<method>/``: zeroshot, single, no_reflect, react, cot, reflexion, rewoo, chameleon,
-bolaa). Each stage's seconds go to ``timings.json``.
+into ``eval_<method>/``: zeroshot, single, fireact, no_reflect, react, cot, reflexion, rewoo,
+chameleon, bolaa). ``eval.methods`` lists the main method and the others in one key: ``--set
+eval.methods=autoact,cot,react,chameleon,reflexion,bolaa,rewoo,fireact`` is the paper's table.
+Each stage's seconds go to ``timings.json``.
 """
 
 from __future__ import annotations
