@@ -456,13 +456,20 @@ class Pipeline:
         return out | ({"debug": True} if self.debug else {})
 
     def call(self, stage: str, *parts: dict) -> None:
-        """Run ``stage`` on the settings ``parts`` merge to (later parts win)."""
-        from autoact.settings import from_mapping
+        """Run ``stage`` on the settings ``parts`` merge to: a later part's value wins, except
+        for repeatable flags (task specs, server URLs, adapters), whose values add up as
+        repeated flags do."""
+        from autoact.settings import flags, from_mapping
         from autoact.tasks import register_spec
         module = stage_module(stage)
+        repeatable = {name for name, fl in flags(module.Settings).items() if fl.kind == "append"}
         values: dict = {}
         for part in parts:
-            values |= part
+            for key, value in part.items():
+                if key in repeatable and value is not None and values.get(key) is not None:
+                    values[key] = _as_list(values[key]) + _as_list(value)
+                else:
+                    values[key] = value
         settings = from_mapping(module.Settings, values, stage)
         for spec in settings.task_spec:
             register_spec(spec)

@@ -341,3 +341,19 @@ def test_eval_methods_are_checked_before_anything_runs(tmp_path):
     proc = pipeline(tmp_path / "x", "--set", "eval.methods=cot,react", "--set", "eval.method=autoact")
     assert proc.returncode == 2 and "disagree on the main method" in proc.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_repeatable_settings_from_several_places_add_up(tmp_path, monkeypatch):
+    """Server URLs given for the model and in the eval section both reach the stage, as two
+    --base_url flags did; a plain setting from a later place wins."""
+    from types import SimpleNamespace
+
+    from autoact import pipeline
+    got = {}
+    real = pipeline.stage_module
+    monkeypatch.setattr(pipeline, "stage_module", lambda stage: SimpleNamespace(
+        Settings=real(stage).Settings, run=lambda settings: got.setdefault(stage, settings)))
+    p = pipeline.Pipeline({"task": "hotpotqa", "work_dir": str(tmp_path / "w")})
+    p.call("eval", {"base_url": "http://a/v1", "task_path": "x", "save_path": "y", "limit": 2},
+           {"base_url": ["http://b/v1"], "limit": 3})
+    assert got["eval"].base_url == ["http://a/v1", "http://b/v1"] and got["eval"].limit == 3
