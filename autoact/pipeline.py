@@ -36,8 +36,12 @@ Top-level keys besides the stage sections: ``task``, ``task_spec``, ``work_dir``
 ``prompts`` (a prompts file for every stage), ``wiki`` and ``corpus_index`` (the retrieval
 setting of synthesis and evaluation), ``compare`` (methods evaluated beside the main one, each
 into ``eval_<method>/``: zeroshot, single, fireact, no_reflect, react, cot, reflexion, rewoo,
-chameleon, bolaa). ``eval.methods`` lists the main method and the others in one key: ``--set
-eval.methods=autoact,cot,react,chameleon,reflexion,bolaa,rewoo,fireact`` is the paper's table.
+chameleon, bolaa, autoact_per_tool, no_filter). ``eval.methods`` lists the main method and the
+others in one key: ``--set eval.methods=autoact,cot,react,chameleon,reflexion,bolaa,rewoo,fireact``
+is the paper's table. Methods that need more agents get them in the train stage: ``single``/
+``fireact`` (``lora/single``), ``autoact_per_tool`` (``lora/tool_<Name>``, one per tool, on the
+filter's ``data_tool_<Name>.json``) and ``no_filter`` (autoact on ``lora_unfiltered/``, trained on
+``data_unfiltered/``: every trajectory without an error; the row ``autoact -filtering``).
 Each stage's seconds go to ``timings.json``.
 """
 
@@ -59,6 +63,11 @@ from autoact.llm.models import ROLES
 
 #: the agents trained in the train stage; each may have its own settings (train.plan: {...})
 TRAIN_ROLES = (*ROLES, "single")
+#: rows only the pipeline can make, by the run_eval.py method they run: no_filter is autoact on
+#: agents trained, in the same run, on the unfiltered trajectories (the paper's -filtering ablation)
+PIPELINE_METHODS = {"no_filter": "autoact"}
+#: their labels in the report
+PIPELINE_LABELS = {"no_filter": "autoact -filtering"}
 
 STAGES = ("self_instruct", "tool_selection", "trajectories", "filter", "train", "eval", "report")
 #: each stage's seed script and its module (autoact/stages/<module>.py: ``Settings``, ``run``)
@@ -78,7 +87,7 @@ WIRED = {
     "filter": {"source_path", "save_path", "task_name", "prompts"},
     "train": {"data_path", "output_dir", "model_name_or_path"},
     "eval": {"task", "task_path", "save_path", "tools", "plan_agent", "tool_agent",
-             "reflect_agent", "agent_name", "prompts"},
+             "reflect_agent", "agent_name", "prompts", "tool_agents"},
     "report": {"runs", "out"},
 }
 
@@ -252,13 +261,16 @@ def validate(config: dict) -> None:
     compare = config.get("compare")
     if compare is not None:
         from autoact.stages.evaluation import ALIASES, METHODS
-        allowed = [m for m in (*METHODS, *ALIASES) if m != "autoact"]      # the rows beside the main one
+        allowed = [m for m in (*METHODS, *ALIASES, *PIPELINE_METHODS) if m != "autoact"]   # beside the main one
         if not isinstance(compare, list) or len(set(map(str, compare))) != len(compare) \
                 or any(m not in allowed for m in compare):
             raise ConfigError(f"compare must be a list of distinct methods of {', '.join(allowed)}, "
                               f"got {json.dumps(compare)}")
-    if isinstance(config.get("eval"), dict):
-        eval_methods(config)
+    main, compare = eval_methods(config)
+    filter_sec = config.get("filter") if isinstance(config.get("filter"), dict) else {}
+    if "no_filter" in (main, *compare) and filter_sec.get("criterion") == "none":
+        raise ConfigError("no_filter trains on the unfiltered trajectories beside the filtered ones; with "
+                          "filter.criterion=none every agent already is: drop one of the two")
     if config.get("wiki") is not None and config["wiki"] not in ("live", "offline", "distractor"):
         raise ConfigError(f"wiki must be live, offline or distractor, got {config['wiki']!r}")
     for stage in STAGES:
@@ -301,7 +313,7 @@ def eval_methods(config: dict) -> tuple[str, list[str]]:
         return main, [m for m in compare if m != main]
     names = [m.strip() for m in listed.split(",")] if isinstance(listed, str) else \
         [str(m).strip() for m in listed] if isinstance(listed, list) else None
-    known = (*METHODS, *ALIASES)
+    known = (*METHODS, *ALIASES, *PIPELINE_METHODS)
     if not names or any(n not in known for n in names) or len(set(names)) != len(names):
         raise ConfigError(f"eval.methods must list distinct methods of {', '.join(known)}, got {json.dumps(listed)}")
     if section.get("method") and str(section["method"]) != names[0]:
@@ -418,6 +430,8 @@ class Pipeline:
             "trajectories": self.work / "trajectories.jsonl",
             "data": self.work / "data",
             "lora": self.work / "lora",
+            "data_unfiltered": self.work / "data_unfiltered",      # no_filter: criterion none
+            "lora_unfiltered": self.work / "lora_unfiltered",
             "eval": self.work / "eval",
             "report": self.work / "report",
             "timings": self.work / "timings.json",
@@ -539,12 +553,41 @@ class Pipeline:
                   self.common("trajectories"))
         return "done", out
 
+    def methods(self) -> set[str]:
+        return {self.main_method, *self.compare}
+
     def filter(self) -> tuple[str, Path]:
         sec = {"filter_num": 200, **self.section("filter")}
+        if "autoact_per_tool" in self.methods():
+            sec["per_tool"] = True              # data_tool_<Name>.json: one tool agent per tool
         wired = {"source_path": str(self.paths["trajectories"]), "save_path": str(self.paths["data"]),
                  "task_name": self.task.name}
         self.call("filter", wired, sec, self.common("filter"))
+        if "no_filter" in self.methods():      # the same trajectories, unfiltered, for -filtering
+            self.call("filter", wired, sec, {"save_path": str(self.paths["data_unfiltered"]), "criterion": "none"},
+                      self.common("filter"))
         return "done", self.paths["data"]
+
+    def per_tool_agents(self) -> dict[str, str]:
+        """``{tool: agent name}`` of the per-tool agents (``autoact_per_tool``): one per tool
+        with training data, the folder name ``tool_<Name>`` under ``lora/``."""
+        from autoact.io import read_json
+        entries = read_json(self.paths["data"] / "data_config.json").get("per_tool") or {}
+        return {tool: Path(entry["file"]).stem.removeprefix("data_") for tool, entry in entries.items()}
+
+    def train_jobs(self) -> list[tuple[str, str, Path, Path]]:
+        """``(label, settings key, data file, adapter folder)`` of every agent the methods need."""
+        data, lora = self.paths["data"], self.paths["lora"]
+        jobs = [(role, role, data / f"data_{role}.json", lora / role) for role in ROLES]
+        if {"single", "fireact"} & self.methods():      # one adapter on every role's data
+            jobs.append(("single", "single", self.single_data(), lora / "single"))
+        if "autoact_per_tool" in self.methods():
+            jobs += [(f"{name} ({tool})", "tool", data / f"data_{name}.json", lora / name)
+                     for tool, name in self.per_tool_agents().items()]
+        if "no_filter" in self.methods():
+            jobs += [(f"{role} (unfiltered)", role, self.paths["data_unfiltered"] / f"data_{role}.json",
+                      self.paths["lora_unfiltered"] / role) for role in ROLES]
+        return jobs
 
     def train(self) -> tuple[str, Path]:
         from autoact.train.lora import RECORD_FILE
@@ -554,22 +597,17 @@ class Pipeline:
             sec["deepspeed"] = str(deepspeed_config(sec["deepspeed"]).resolve())
         per_role = {role: sec.pop(role) or {} for role in TRAIN_ROLES if role in sec}
         base = self.base_model()
-        roles = list(ROLES)
-        if {"single", "fireact"} & {self.main_method, *self.compare}:   # one adapter on every role's data
-            roles.append("single")
-            self.single_data()
-        for role in roles:
-            out = self.paths["lora"] / role
-            values = {"model_name_or_path": base, "data_path": str(self.paths["data"] / f"data_{role}.json"),
+        for label, role, data, out in self.train_jobs():
+            values = {"model_name_or_path": base, "data_path": str(data),
                       "output_dir": str(out)} | sec | per_role.get(role, {})
-            print(f"  training the {role} agent -> {out}")
+            print(f"  training the {label} agent -> {out}")
             if launcher == "python":
                 from autoact.stages import training
                 training.run(training.from_mapping(values))
             else:
                 self._train_subprocess(launcher, to_argv(values))
             if not (out / RECORD_FILE).exists():
-                raise ConfigError(f"training the {role} agent did not produce {out / RECORD_FILE}")
+                raise ConfigError(f"training the {label} agent did not produce {out / RECORD_FILE}")
         return "done", self.paths["lora"]
 
     def single_data(self) -> Path:
@@ -606,8 +644,13 @@ class Pipeline:
 
     def eval_one(self, method: str, out: Path) -> None:
         from autoact.stages.evaluation import ALIASES, TUNED_METHODS
-        sec = self.section("eval") | {"method": method}
-        kind = ALIASES.get(method, method)          # fireact is single
+        run_as = PIPELINE_METHODS.get(method, method)
+        sec = self.section("eval") | {"method": run_as}
+        if method in PIPELINE_LABELS:
+            sec.setdefault("label", PIPELINE_LABELS[method])
+        kind = ALIASES.get(run_as, run_as)          # fireact is single
+        lora = self.paths["lora_unfiltered"] if method == "no_filter" else self.paths["lora"]
+        served = {role: f"{role}_unfiltered" if method == "no_filter" else role for role in ROLES}
         wired = {"agent_name": "ZeroshotThink_run_Agent", "task": self.task.name,
                  "task_path": str(self.eval_path()), "save_path": str(out), "tools": str(self.paths["tools"])}
         if self.model.get("base_url") and not sec.get("backend") == "hf":
@@ -615,15 +658,19 @@ class Pipeline:
             if kind not in TUNED_METHODS and self.model.get("base_model"):
                 wired["llm_name"] = str(self.model["base_model"])
             for role in ROLES:        # a server serving the adapters under their role names
-                wired[f"{role}_agent"] = role
+                wired[f"{role}_agent"] = served[role]
             if kind == "single":
                 wired["single_agent"] = "single"
+            if kind == "autoact_per_tool":       # ... and the per-tool agents under their folders' names
+                wired["tool_agents"] = [f"{tool}={name}" for tool, name in self.per_tool_agents().items()]
         else:
             wired |= {"backend": "hf", "base_model": self.base_model()}
             for role in ROLES:
-                wired[f"{role}_agent"] = str(self.paths["lora"] / role)
+                wired[f"{role}_agent"] = str(lora / role)
             if kind == "single":
                 wired["single_agent"] = str(self.paths["lora"] / "single")
+            if kind == "autoact_per_tool":
+                wired["tool_agents"] = [f"{tool}={lora / name}" for tool, name in self.per_tool_agents().items()]
         if self.section("filter").get("criterion") == "none" and "label" not in sec and kind in TUNED_METHODS:
             # agents trained on unfiltered trajectories: the paper's -filtering ablation
             wired["label"] = f"{method} -filtering"
@@ -633,8 +680,7 @@ class Pipeline:
         out = self.paths["report"]
         runs = [str(d) for d in self.eval_dirs().values() if (d / "summary.json").exists()]
         wired: dict = {"runs": runs, "out": str(out), "sample": 1}
-        if self.paths["lora"].is_dir():
-            wired["curves"] = [str(self.paths["lora"])]
+        wired["curves"] = [str(self.paths[d]) for d in ("lora", "lora_unfiltered") if self.paths[d].is_dir()]
         if self.paths["timings"].exists():
             wired["timings"] = [str(self.paths["timings"])]
         self.call("report", wired, self.section("report"), self.common())

@@ -193,6 +193,32 @@ def test_fireact_is_the_single_agent_under_its_papers_name(tmp_path, fake_server
     assert json.loads((save / "summary.json").read_text())["method"] == "fireact"
 
 
+def test_autoact_per_tool_through_run_eval_asks_each_actions_own_agent(tmp_path, fake_server):
+    def policy(req):              # the plan agent chooses Finish; every tool agent answers in its name
+        if req.model == "plan":
+            return "Finish" if "Thought 1: Done.\nAction 1:" in req.prompt else "Done."
+        return f"from {req.model}"
+    srv = fake_server(policy, models=["llama-2-13b-chat", "plan", "tool", "reflect", "finisher", "searcher"])
+    save = tmp_path / "pt"
+    proc = run_cli(RUN_EVAL, "--task", "HotpotQA", "--task_path", HOTPOT, "--save_path", str(save),
+                   "--levels", "hard", "--limit", "1", "--method", "autoact_per_tool", "--max_steps", "1",
+                   "--tool_agents", "finish=finisher", "--tool_agents", "Search=searcher", "--wiki", "distractor",
+                   env={"OPENAI_BASE_URL": srv.url})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rec = json.loads((save / "hard.jsonl").read_text().splitlines()[0])
+    assert rec["steps"][0]["action"] == "Finish[from finisher]" and rec["method"] == "autoact_per_tool"
+    assert [r["model"] for r in srv.requests if r["path"] == "/v1/completions"] == ["plan", "plan", "finisher"]
+    summary = json.loads((save / "summary.json").read_text())
+    assert summary["roles"]["tool_agents"] == {"Finish": "finisher", "BingSearch": "searcher"}
+    for flags, msg in (([], "needs --tool_agents TOOL=ADAPTER"),
+                       (["--tool_agents", "Teleport=x"], "--tool_agents expects TOOL=ADAPTER"),
+                       (["--tool_agents", "Finish"], "--tool_agents expects TOOL=ADAPTER")):
+        proc = run_cli(RUN_EVAL, "--task", "HotpotQA", "--task_path", HOTPOT, "--save_path", str(tmp_path / "x"),
+                       "--method", "autoact_per_tool", *flags, env={"OPENAI_BASE_URL": srv.url})
+        assert proc.returncode == 2 and msg in proc.stderr, proc.stderr[-500:]
+        assert not (tmp_path / "x" / "summary.json").exists()
+
+
 # --- Chameleon and BOLAA ---------------------------------------------------------------------
 
 def test_chameleon_runs_the_planned_modules_in_order_over_a_shared_cache():

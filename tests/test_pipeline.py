@@ -316,7 +316,7 @@ def test_one_offline_run_gives_every_row_of_the_papers_table(tmp_path):
     """Issue 15: every baseline and ablation from this harness, into one work folder and one
     report (the tiny model: the rows' scores mean nothing; that they exist and line up does)."""
     methods = ["autoact", "cot", "react", "chameleon", "reflexion", "bolaa", "rewoo", "fireact", "zeroshot",
-               "single", "no_reflect"]
+               "single", "no_reflect", "autoact_per_tool", "no_filter"]
     work = tmp_path / "all"
     proc = pipeline(work, "--set", "eval.methods=" + ",".join(methods), timeout=1500)
     assert proc.returncode == 0, proc.stderr[-4000:]
@@ -325,12 +325,20 @@ def test_one_offline_run_gives_every_row_of_the_papers_table(tmp_path):
     rows = [line.split(" | ")[0].strip("| ") for line in table.splitlines() if line.startswith("| ")][1:]
     # the paper's order: its baselines, AutoAct, the ablations
     assert rows == ["cot", "react", "chameleon", "reflexion", "bolaa", "rewoo", "fireact", "autoact",
-                    "no_reflect", "single", "zeroshot"]
+                    "autoact -filtering", "autoact_per_tool", "no_reflect", "single", "zeroshot"]
     assert "### Calls and tokens per question" in md and (work / "report" / "report.tex").is_file()
     for method in methods[1:]:
         summary = json.loads((work / f"eval_{method}" / "summary.json").read_text())
-        assert summary["method"] == method and summary["all"]["questions"] == 9
-    assert (work / "lora" / "single" / "adapter_config.json").is_file()     # trained for single/fireact
+        label = "autoact -filtering" if method == "no_filter" else method
+        assert summary["method"] == label and summary["all"]["questions"] == 9
+    # the extra agents, trained in the same run: single/fireact, one per tool, the unfiltered three
+    assert (work / "lora" / "single" / "adapter_config.json").is_file()
+    per_tool = json.loads((work / "eval_autoact_per_tool" / "summary.json").read_text())["roles"]["tool_agents"]
+    assert "Finish" in per_tool and all((work / "lora" / name / "adapter_config.json").is_file()
+                                        for name in per_tool.values())
+    assert json.loads((work / "data_unfiltered" / "data_config.json").read_text())["settings"]["criterion"] == "none"
+    assert all((work / "lora_unfiltered" / role / "adapter_config.json").is_file()
+               for role in ("plan", "tool", "reflect"))
 
 
 def test_eval_methods_are_checked_before_anything_runs(tmp_path):

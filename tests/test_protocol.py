@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from autoact.errors import ConfigError
 from autoact.testing.fake_server import react_policy
 from autoact.llm.templates import agent_prompt
 
@@ -579,6 +580,59 @@ def test_pipeline_labels_the_unfiltered_run(tmp_path, monkeypatch):
     assert calls["filter"].criterion == "none"
     assert calls["eval"].label == "autoact -filtering"
     assert calls["eval"].wiki == "distractor"
+
+
+def test_pipeline_trains_and_wires_the_ablations_of_one_run(tmp_path, monkeypatch):
+    """eval.methods with no_filter and autoact_per_tool: a second, unfiltered data folder and
+    its agents, per-tool data and agents, each evaluation wired to its own adapters."""
+    from argparse import Namespace
+
+    from autoact import pipeline
+    work = tmp_path / "abl"
+    _, cfg = pipeline.resolve_config(Namespace(preset="smoke", config=None, task=None, task_spec=[],
+                                               work_dir=str(work),
+                                               set=["eval.methods=autoact,autoact_per_tool,no_filter"]))
+    calls = []
+    real_module = pipeline.stage_module
+
+    def recording(stage):
+        from types import SimpleNamespace
+        return SimpleNamespace(Settings=real_module(stage).Settings,
+                               run=lambda settings: calls.append((stage, settings)))
+    monkeypatch.setattr(pipeline, "stage_module", recording)
+    monkeypatch.setattr(pipeline.Pipeline, "base_model", lambda self: "tiny")
+    p = pipeline.Pipeline(cfg)
+    p.filter()
+    filters = [s for stage, s in calls if stage == "filter"]
+    assert [(s.save_path, s.criterion, s.per_tool) for s in filters] == \
+        [(str(work / "data"), "correct", True), (str(work / "data_unfiltered"), "none", True)]
+    (work / "data").mkdir(parents=True)
+    for role in ("plan", "tool", "reflect"):        # (the smoke preset's single agent reads them)
+        (work / "data" / f"data_{role}.json").write_text("[]")
+    (work / "data" / "data_config.json").write_text(json.dumps({"per_tool": {
+        "BingSearch": {"file": "data_tool_BingSearch.json", "examples": 3},
+        "Code Interpreter": {"file": "data_tool_Code_Interpreter.json", "examples": 1}}}))
+    jobs = [(role, str(data.relative_to(work)), str(out.relative_to(work))) for _, role, data, out in p.train_jobs()]
+    assert jobs[:4] == [("plan", "data/data_plan.json", "lora/plan"), ("tool", "data/data_tool.json", "lora/tool"),
+                        ("reflect", "data/data_reflect.json", "lora/reflect"),
+                        ("single", "data/data_single.json", "lora/single")]
+    assert jobs[4:] == [("tool", "data/data_tool_BingSearch.json", "lora/tool_BingSearch"),
+                        ("tool", "data/data_tool_Code_Interpreter.json", "lora/tool_Code_Interpreter"),
+                        ("plan", "data_unfiltered/data_plan.json", "lora_unfiltered/plan"),
+                        ("tool", "data_unfiltered/data_tool.json", "lora_unfiltered/tool"),
+                        ("reflect", "data_unfiltered/data_reflect.json", "lora_unfiltered/reflect")]
+    calls.clear()
+    p.eval()
+    evals = {Path(s.save_path).name: s for stage, s in calls if stage == "eval"}
+    assert evals["eval_no_filter"].method == "autoact" and evals["eval_no_filter"].label == "autoact -filtering"
+    assert evals["eval_no_filter"].plan_agent == str(work / "lora_unfiltered" / "plan")
+    assert evals["eval"].plan_agent == str(work / "lora" / "plan") and evals["eval"].label is None
+    per_tool = evals["eval_autoact_per_tool"]
+    assert per_tool.method == "autoact_per_tool" and per_tool.tool_agent == str(work / "lora" / "tool")
+    assert per_tool.tool_agents == [f"BingSearch={work / 'lora' / 'tool_BingSearch'}",
+                                    f"Code Interpreter={work / 'lora' / 'tool_Code_Interpreter'}"]
+    with pytest.raises(ConfigError, match="no_filter trains on the unfiltered"):
+        pipeline.validate(cfg | {"filter": {"filter_num": 8, "criterion": "none"}})
 
 
 # --- 7. the README's spec-task command -----------------------------------------------------------

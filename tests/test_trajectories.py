@@ -377,6 +377,33 @@ def test_filter_record_by_record(tmp_path):
     assert cfg["kept_ids"] == ["g1"] and cfg["examples"] == {"plan": 8, "tool": 4, "reflect": 2}
 
 
+def test_filter_per_tool_splits_the_tool_agents_data_by_action(tmp_path):
+    """--per_tool: one data_tool_<Name>.json per action (Finish included) whose union is
+    data_tool.json; asking for it over up-to-date data rebuilds it with the role files unchanged,
+    and a later run without the flag finds everything up to date."""
+    log = tmp_path / "traj.jsonl"
+    hand_made_log(get_task("hotpotqa"), log)
+    d = tmp_path / "data"
+    base = [FILTER, "--source_path", str(log), "--save_path", str(d), "--task_name", "HotpotQA", "--filter_num", "9"]
+    assert run_cli(*base).returncode == 0 and not list(d.glob("data_tool_*.json"))
+    roles = {f"data_{r}.json": (d / f"data_{r}.json").read_bytes() for r in ("plan", "tool", "reflect")}
+    proc = run_cli(*base, "--per_tool")
+    assert proc.returncode == 0, proc.stderr
+    assert {p.name: p.read_bytes() for p in d.glob("data_*.json") if p.name in roles} == roles
+    split = {p.name: json.loads(p.read_text()) for p in d.glob("data_tool_*.json")}
+    assert {k: [x["output"] for x in v] for k, v in split.items() if k != "data_tool_Finish.json"} == \
+        {"data_tool_Retrieve.json": ["Badr Hari"], "data_tool_Lookup.json": ["best"]}
+    assert sorted(x["output"] for x in split["data_tool_Finish.json"]) == ["Badr Hari", "Peter Aerts"]
+    assert all(x["input"].endswith(" Finish[") for x in split["data_tool_Finish.json"])
+    key = lambda x: json.dumps(x, sort_keys=True)
+    assert sorted(key(x) for v in split.values() for x in v) == \
+        sorted(map(key, json.loads((d / "data_tool.json").read_text())))
+    cfg = json.loads((d / "data_config.json").read_text())
+    assert cfg["per_tool"]["Lookup"] == {"file": "data_tool_Lookup.json", "examples": 1}
+    assert run_cli(*base).stdout.strip().endswith("nothing to do")
+    assert run_cli(*base, "--per_tool").stdout.strip().endswith("nothing to do")
+
+
 def test_filter_num_seed_and_criterion(tmp_path):
     recs = [{"id": f"q{i}", "question": "Q?", "answer": "a", "correct": i % 2 == 0,
              "reward": 1.0 if i % 3 == 0 else 0.5, "finished": True, "halted": False, "error": None,
@@ -437,6 +464,37 @@ def test_train_inputs_are_byte_identical_to_group_planning_prompts(env, badr):
         for pair in pairs:
             assert (names[role], agent_prompt(pair["input"])) in sent, (role, pair["input"][-60:])
     assert len(sent) == 14
+
+
+def test_per_tool_agents_get_the_prompts_of_their_own_training_data(env, badr):
+    """autoact_per_tool: each action's argument is asked of that action's agent (the shared tool
+    agent where an action has none), with the bytes ``role_examples(split_tools=True)`` trains
+    that agent on; the role data stay as without the split."""
+    task = get_task("hotpotqa")
+    script = iter(["I should look him up.", "Retrieve", "Badr Hari]",
+                   "Answer it.", "Finish", "Peter Aerts",
+                   "Maybe wrong.", "Reflect[wrong]",
+                   "Look closer.", "Lookup", "kickboxer",
+                   "It is Badr Hari.", "Finish", "Badr Hari"])
+    llm = ScriptedLLM(lambda req: next(script))
+    roles = RoleMap("planner", "tooler", "reflector", per_tool=(("Retrieve", "t-retrieve"), ("Finish", "t-finish")))
+    agent = GroupPlanningAgent(llm, roles)
+    ep = Episode(task, badr, default_selection(task.default_tools), env)
+    while not ep.done and not ep.check_halt():
+        ep.act(*agent.step(ep, PARAMS))
+    rec = ep.record()
+    assert rec["correct"] and rec["n_steps"] == 5
+    asked = [r.model for r in llm.requests if r.model not in ("planner", "reflector")]
+    assert asked == ["t-retrieve", "t-finish", "tooler", "t-finish"]
+    data = role_examples(rec, split_tools=True)
+    assert data["plan"] == role_examples(rec)["plan"] and data["tool"] == role_examples(rec)["tool"]
+    assert {k: len(v) for k, v in data.items() if k.startswith("tool:")} == \
+        {"tool:Retrieve": 1, "tool:Finish": 2, "tool:Lookup": 1}
+    assert sorted(map(str, data["tool"])) == sorted(str(p) for k, v in data.items() if k.startswith("tool:") for p in v)
+    sent = {(r.model, r.prompt) for r in llm.requests}
+    for key, model in (("tool:Retrieve", "t-retrieve"), ("tool:Finish", "t-finish"), ("tool:Lookup", "tooler")):
+        for pair in data[key]:
+            assert (model, agent_prompt(pair["input"])) in sent, key
 
 
 # --- analysis ----------------------------------------------------------------------------------

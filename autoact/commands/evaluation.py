@@ -12,7 +12,9 @@ e.g. one vLLM server with the three adapters: Scripts/serve_vllm.sh), or with
 Writes one JSONL per level/grade into --save_path (easy.jsonl, ... / grade1-4.jsonl, ...),
 resumable like trajectory synthesis, summary.json and eval.config.json (settings, the decoding
 actually sent, tools, prompts file, retrieval setting). --method picks the system:
-autoact (three agents), single (one model fine-tuned on every role's data plays all roles:
+autoact (three agents), autoact_per_tool (the finer division of labour: one tool agent per
+action, --tool_agents TOOL=ADAPTER, trained on filter_data.py --per_tool's data_tool_<Name>.json;
+the plan and reflect agents as autoact's), single (one model fine-tuned on every role's data plays all roles:
 --single_agent; the FireAct-style agent, also named fireact), no_reflect (no
 reflect agent: the first Finish is final), zeroshot (the Meta-Agent prompt, base model:
 --llm_name), react (few-shot ReAct, base model), cot (few-shot chain of thought, base model),

@@ -100,6 +100,8 @@ class RoleMap:
     plan: str = "plan"
     tool: str = "tool"
     reflect: str = "reflect"
+    #: one tool agent per action (``autoact_per_tool``): action name -> model; ``tool`` writes the rest
+    per_tool: tuple[tuple[str, str], ...] = ()
 
     def __getitem__(self, role: str) -> str:
         if role not in ROLES:
@@ -107,7 +109,11 @@ class RoleMap:
         return getattr(self, role)
 
     def names(self) -> list[str]:
-        return list(dict.fromkeys(self[r] for r in ROLES))
+        return list(dict.fromkeys([*(self[r] for r in ROLES), *(model for _, model in self.per_tool)]))
+
+    def tool_for(self, action: str) -> str:
+        """The model that writes the argument of ``action`` (a registry name)."""
+        return dict(self.per_tool).get(action, self.tool)
 
     @classmethod
     def single(cls, name: str) -> "RoleMap":

@@ -90,7 +90,8 @@ def sample_trajectory(run: dict, max_observation: int = 160) -> str | None:
                   f"Observation {n}: {obs}"]
     verdict = "correct" if rec.get("correct") else "wrong"
     roles = run.get("roles") or {}
-    who = ", ".join(f"{k}: {v}" for k, v in roles.items())
+    who = ", ".join(f"{k}: " + (", ".join(f"{t} {m}" for t, m in v.items()) if isinstance(v, dict) else str(v))
+                    for k, v in roles.items())
     head = f"{run['method']} on {run['task']} ({verdict}; gold answer {rec.get('answer')!s}"
     head += f"; agents {who})" if who else ")"
     return head + "\n\n```text\n" + "\n".join(lines) + "\n```"

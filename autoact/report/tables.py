@@ -78,7 +78,7 @@ def load_runs(paths: Sequence[str | Path]) -> list[dict]:
 #: the paper's order of the rows: its baselines, AutoAct, then the ablations (labels that start
 #: with a method's name, e.g. "autoact -filtering", follow that method); others come last
 METHOD_ORDER = ("cot", "react", "chameleon", "reflexion", "bolaa", "rewoo", "fireact", "autoact",
-                "no_reflect", "single", "zeroshot")
+                "autoact_per_tool", "no_reflect", "single", "zeroshot")
 
 
 def ordered(runs: list[dict]) -> list[dict]:

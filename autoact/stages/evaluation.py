@@ -12,13 +12,13 @@ from autoact.llm import LLMSettings
 from autoact.settings import CommonSettings, PromptsSettings, option, positive_int, public
 from autoact.tools import ToolSettings
 
-METHODS = ("autoact", "single", "no_reflect", "zeroshot", "react", "cot", "reflexion", "rewoo", "chameleon",
-           "bolaa")
+METHODS = ("autoact", "autoact_per_tool", "single", "no_reflect", "zeroshot", "react", "cot", "reflexion",
+           "rewoo", "chameleon", "bolaa")
 #: other names of a method: FireAct (Chen et al. 2023) fine-tunes one agent on every role's data,
 #: which is the ``single`` ablation
 ALIASES = {"fireact": "single"}
 #: the methods whose agents are fine-tuned adapters; the others run the base model
-TUNED_METHODS = ("autoact", "single", "no_reflect")
+TUNED_METHODS = ("autoact", "autoact_per_tool", "single", "no_reflect")
 
 
 @dataclass
@@ -30,6 +30,10 @@ class Settings(CommonSettings, LLMSettings, ToolSettings, PromptsSettings, Episo
     tool_agent: str = option("tool", aliases=("--action_agent",),
                              help="the tool agent (--action_agent is the reference code's spelling)")
     reflect_agent: str = option("reflect", help="the reflect agent")
+    tool_agents: list = option(factory=list, kind="append", metavar="TOOL=ADAPTER",
+                               help="--method autoact_per_tool: the tool agent of one action (repeat per tool, "
+                                    "Finish included), e.g. --tool_agents BingSearch=tool_BingSearch; actions "
+                                    "without one go to --tool_agent")
     single_agent: str | None = option(None, help="--method single (fireact): the one model that plays all "
                                                  "roles (default --plan_agent)")
     llm_name: str = option("llama-2-13b-chat", help="the base model's served name, for the methods "
@@ -67,6 +71,7 @@ def build_llm(settings: Settings, method: str):
     """The backend, the role map for ``method`` and the settings as resolved (with a local base
     model: ``backend`` hf and ``model_path`` the base model)."""
     import os
+    import re
 
     from autoact.errors import ConfigError
     from autoact.llm import RoleMap, make_llm
@@ -75,7 +80,8 @@ def build_llm(settings: Settings, method: str):
     if method == "single":
         names = RoleMap.single(settings.single_agent or settings.plan_agent)
     elif tuned:
-        names = RoleMap(settings.plan_agent, settings.tool_agent, settings.reflect_agent)
+        per_tool = tuple(tool_agents(settings).items()) if method == "autoact_per_tool" else ()
+        names = RoleMap(settings.plan_agent, settings.tool_agent, settings.reflect_agent, per_tool)
     else:
         names = RoleMap.single(settings.llm_name)
     local = settings.backend == "hf" or (settings.backend == "auto" and settings.base_model
@@ -84,7 +90,8 @@ def build_llm(settings: Settings, method: str):
         llm = make_llm(settings, settings.llm_name if not tuned else None, check=False)
         resolved = llm.check(names.names())
         table = dict(zip(names.names(), resolved))
-        return llm, RoleMap(table[names.plan], table[names.tool], table[names.reflect]), settings
+        return llm, RoleMap(table[names.plan], table[names.tool], table[names.reflect],
+                            tuple((tool, table[model]) for tool, model in names.per_tool)), settings
     if not settings.base_model:
         raise ConfigError("--backend hf needs --base_model (the base model folder the adapters load onto)")
     settings = replace(settings, backend="hf", model_path=settings.base_model)
@@ -93,14 +100,33 @@ def build_llm(settings: Settings, method: str):
     if method == "single":            # one adapter plays every role, named for what it is
         return make_llm(settings, None, {"single": names.plan}), RoleMap.single("single"), settings
     adapters: dict[str, str] = {}
-    role_names = {}
-    for role in ("plan", "tool", "reflect"):
-        path = names[role]
+
+    def adapter(name: str, path: str) -> str:        # one adapter per folder, named for its first role
         known = next((n for n, p in adapters.items() if p == path), None)
-        role_names[role] = known or role
         if known is None:
-            adapters[role] = path
-    return make_llm(settings, None, adapters), RoleMap(**role_names), settings
+            adapters[name] = path
+        return known or name
+    role_names = {role: adapter(role, names[role]) for role in ("plan", "tool", "reflect")}
+    per_tool = tuple((tool, adapter("tool_" + re.sub(r"\W+", "_", tool), path)) for tool, path in names.per_tool)
+    return make_llm(settings, None, adapters), RoleMap(**role_names, per_tool=per_tool), settings
+
+
+def tool_agents(settings: Settings) -> dict[str, str]:
+    """``--tool_agents TOOL=ADAPTER`` by the tools' registry names (``autoact_per_tool``)."""
+    from autoact.errors import ConfigError
+    from autoact.tools import resolve_tool_name
+    out: dict[str, str] = {}
+    for spec in settings.tool_agents or []:
+        name, sep, model = spec.partition("=")
+        tool = resolve_tool_name(name.strip())
+        if not sep or not model.strip() or tool is None:
+            raise ConfigError(f"--tool_agents expects TOOL=ADAPTER with TOOL a tool's name (e.g. "
+                              f"BingSearch=tool_BingSearch), got {spec!r}")
+        out[tool] = model.strip()
+    if not out:
+        raise ConfigError("--method autoact_per_tool needs --tool_agents TOOL=ADAPTER, one per tool "
+                          "(adapters trained on data_tool_<Name>.json from filter_data.py --per_tool)")
+    return out
 
 
 def run(settings: Settings) -> None:
@@ -179,6 +205,7 @@ def _evaluate(settings, task, prompts, tools, tools_source, groups, out_dir, pat
         workers = default_workers(settings, llm)
         policy, instruction, reflect = {
             "autoact": (GroupPlanningAgent(llm, roles), "", True),
+            "autoact_per_tool": (GroupPlanningAgent(llm, roles), "", True),
             "single": (GroupPlanningAgent(llm, roles), "", True),
             "no_reflect": (GroupPlanningAgent(llm, roles), "", False),
             "zeroshot": (ZeroshotThinkAgent(llm, roles.plan), "", True),
@@ -194,7 +221,8 @@ def _evaluate(settings, task, prompts, tools, tools_source, groups, out_dir, pat
         backbone = settings.backbone or (Path(settings.base_model).name if settings.base_model else
                                      (llm.default_model or settings.llm_name))
         extra = {"method": settings.method, "agent": settings.agent_name, "llm": llm.describe(),
-                 "roles": {"plan": roles.plan, "tool": roles.tool, "reflect": roles.reflect},
+                 "roles": {"plan": roles.plan, "tool": roles.tool, "reflect": roles.reflect}
+                 | ({"tool_agents": dict(roles.per_tool)} if roles.per_tool else {}),
                  "retrieval": env.retrieval["label"]}
         solve = make_solver(task, tools, env, llm, policy, settings, extra, instruction=instruction,
                             reflect=reflect, prompts=prompts)

@@ -9,6 +9,10 @@ before it), with the prompt functions of :mod:`autoact.agents.prompts`:
 * any other valid step -> **plan**: ``thought_input`` -> the thought; ``action_input`` -> the action
   type; and **tool**: ``argument_input(I, q, H, thought, type)`` -> the argument.
 
+With ``--per_tool`` the tool agent's examples are also split by the action they argue into
+``data_tool_<Name>.json`` (one file per tool, Finish included): the training data of
+``run_eval.py --method autoact_per_tool``, the paper's finer division of labour.
+
 Steps whose action was invalid are not trained on (they stay in the history of later steps,
 as they happened). Group planning builds its prompts with the same functions and the same
 prompts file, so training inputs and inference prompts are byte-identical.
@@ -17,6 +21,7 @@ prompts file, so training inputs and inference prompts are byte-identical.
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -50,9 +55,10 @@ def is_invalid(step: Step) -> bool:
 
 
 def role_examples(record: dict, where: str = "record", prompts: Prompts | None = None,
-                  instruction: str | None = None) -> dict[str, list[dict]]:
+                  instruction: str | None = None, split_tools: bool = False) -> dict[str, list[dict]]:
     """``{"plan": [...], "tool": [...], "reflect": [...]}`` of ``{"input", "output"}`` pairs.
-    ``instruction``: use this one instead of the one recovered from the record's prompt."""
+    ``instruction``: use this one instead of the one recovered from the record's prompt.
+    ``split_tools``: also ``"tool:<Name>"``, the tool examples of each action by registry name."""
     p = resolve(prompts)
     instr = instruction if instruction is not None else record_instruction(record, where, p)
     q = record["question"]
@@ -75,8 +81,10 @@ def role_examples(record: dict, where: str = "record", prompts: Prompts | None =
             continue
         out["plan"].append({"input": thought_input(instr, q, history, p), "output": step.thought})
         out["plan"].append({"input": action_input(instr, q, history, step.thought, p), "output": name})
-        out["tool"].append({"input": argument_input(instr, q, history, step.thought, name, p),
-                            "output": parsed[1]})
+        pair = {"input": argument_input(instr, q, history, step.thought, name, p), "output": parsed[1]}
+        out["tool"].append(pair)
+        if split_tools:
+            out.setdefault(f"tool:{name}", []).append(pair)
     return out
 
 
@@ -109,6 +117,10 @@ class Settings(CommonSettings, PromptsSettings):
                                           "run_eval.py: Self_Planning/Tool_Selection/{Task}_Tools.json, "
                                           "else the task's default)")
     seed: int = option(0, type=int, help="shuffling seed")
+    per_tool: bool = option(False, kind="switch",
+                            help="also split the tool agent's examples by the action they argue, one "
+                                 "data_tool_<Name>.json per tool (Finish included): the training data of "
+                                 "run_eval.py --method autoact_per_tool (the finer division of labour)")
     overwrite: bool = option(False, kind="switch", help="replace existing training data")
 
 
@@ -127,13 +139,20 @@ def keep(record: dict, criterion: str = "correct") -> bool:
     return bool(record.get("correct"))
 
 
+def per_tool_file(name: str) -> str:
+    """The file of the tool agent's examples for tool ``name`` (``--per_tool``)."""
+    safe = re.sub(r"\W+", "_", name).strip("_")
+    return f"data_tool_{safe}.json"
+
+
 def build_training_data(records: Iterable[dict], *, filter_num: int, seed: int = 0,
                         criterion: str = "correct", source: str = "log",
                         prompts: Prompts | None = None,
-                        instruction: str | None = None) -> tuple[dict, list[str]]:
+                        instruction: str | None = None, split_tools: bool = False) -> tuple[dict, list[str]]:
     """Shuffle (seeded), keep at most ``filter_num`` good trajectories, split them by role.
     Returns the role lists (each shuffled) and the kept ids. ``instruction`` replaces the one
-    each trajectory was generated with (see ``filter_data.py --instruction``)."""
+    each trajectory was generated with (see ``filter_data.py --instruction``); ``split_tools``
+    adds the ``"tool:<Name>"`` lists (shuffled after the roles', which stay as without it)."""
     pool = [r for r in records if keep(r, criterion)]
     rng = random.Random(seed)
     pool.sort(key=lambda r: str(r["id"]))
@@ -141,10 +160,13 @@ def build_training_data(records: Iterable[dict], *, filter_num: int, seed: int =
     kept = pool[:filter_num]
     data: dict[str, list[dict]] = {r: [] for r in ROLES}
     for rec in kept:
-        for role, pairs in role_examples(rec, f"{source}: id {rec['id']}", prompts, instruction).items():
-            data[role].extend(pairs)
+        for role, pairs in role_examples(rec, f"{source}: id {rec['id']}", prompts, instruction,
+                                         split_tools).items():
+            data.setdefault(role, []).extend(pairs)
     for role in ROLES:
         rng.shuffle(data[role])
+    for key in sorted(k for k in data if k not in ROLES):
+        rng.shuffle(data[key])
     return data, [str(r["id"]) for r in kept]
 
 
@@ -205,25 +227,36 @@ def _build(settings, task, prompts, source, records, from_reference, instruction
     existing = [p for p in outputs.values() if p.exists()]
     if existing and not settings.overwrite:
         old = read_json(config_path) if config_path.exists() else {}
-        if len(existing) == len(outputs) and old.get("settings") == fingerprint:
+        same = len(existing) == len(outputs) and old.get("settings") == fingerprint
+        if same and (not settings.per_tool or "per_tool" in old):
             print(f"{folder}: training data is up to date with {source}; nothing to do")
             return
-        raise OutputExistsError(f"{existing[0]} exists (built from another log or settings); pass "
-                                f"--overwrite to replace it")
+        if not same:
+            raise OutputExistsError(f"{existing[0]} exists (built from another log or settings); pass "
+                                    f"--overwrite to replace it")
+        # the same data, now split by tool as well: built again, the role files come out identical
     data, kept = build_training_data(records, filter_num=settings.filter_num, seed=settings.seed,
                                      criterion=settings.criterion, source=str(source), prompts=prompts,
-                                     instruction=instruction)
+                                     instruction=instruction, split_tools=settings.per_tool)
     if not kept:
         what = "without an error" if settings.criterion == "none" else f"{settings.criterion} and finished"
         raise DataError(f"{source}: none of its {len(records)} trajectories is {what}; nothing to train on")
     for role in ROLES:
         write_json_atomic(outputs[role], data[role])
     counts = {role: len(data[role]) for role in ROLES}
+    per_tool = {}
+    for key in sorted(k for k in data if k.startswith("tool:")):
+        name = key.split(":", 1)[1]
+        per_tool[name] = {"file": per_tool_file(name), "examples": len(data[key])}
+        write_json_atomic(folder / per_tool[name]["file"], data[key])
     write_json_atomic(config_path, {"settings": fingerprint, "trajectories": len(records),
                                     "reference_format": from_reference,
-                                    "kept": len(kept), "kept_ids": kept, "examples": counts})
+                                    "kept": len(kept), "kept_ids": kept, "examples": counts}
+                      | ({"per_tool": per_tool} if settings.per_tool else {}))
     rule = "any without an error" if settings.criterion == "none" else f"{settings.criterion}, finished"
     print(f"kept {len(kept)} of {len(records)} trajectories ({rule})")
     for role in ROLES:
         print(f"  {role:8s} {counts[role]:6d} examples -> {outputs[role]}")
+    for name, entry in per_tool.items():
+        print(f"    {name:14s} {entry['examples']:6d} examples -> {folder / entry['file']}")
 

@@ -107,8 +107,10 @@ def _extras(settings: Settings, runs: list[dict], tasks: list[str], out) -> str:
 
 
 def _labels(paths: list[str]) -> list[str]:
-    """Each path's parent folder name (a task's work folder), numbered when two are the same,
-    so that no run's curves or times overwrite another's."""
+    """Each path's parent folder name (a task's work folder); with its own name where two share
+    a parent (``lora`` and ``lora_unfiltered`` of one run), numbered where still the same, so
+    that no run's curves or times overwrite another's."""
     from pathlib import Path
-    names = [Path(p).resolve().parent.name for p in paths]
+    parents = [Path(p).resolve().parent.name for p in paths]
+    names = [n if parents.count(n) == 1 else f"{n}/{Path(p).resolve().name}" for n, p in zip(parents, paths)]
     return [n if names.count(n) == 1 else f"{n} ({names[:i + 1].count(n)})" for i, n in enumerate(names)]
