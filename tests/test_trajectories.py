@@ -439,15 +439,20 @@ def test_filter_bad_inputs(tmp_path):
 
 # --- training inputs == inference prompts ------------------------------------------------------
 
+#: the agents' replies, call by call, of a five-step episode on the Badr Hari question: Retrieve,
+#: a wrong Finish, Reflect[wrong], Lookup, the right Finish
+BADR_REPLIES = ["I should look him up.", "Retrieve", "Badr Hari]",
+                "Answer it.", "Finish", "Peter Aerts",
+                "Maybe wrong.", "Reflect[wrong]",
+                "Look closer.", "Lookup", "kickboxer",
+                "It is Badr Hari.", "Finish", "Badr Hari"]
+
+
 def test_train_inputs_are_byte_identical_to_group_planning_prompts(env, badr):
     """Run group planning with scripted agents, then filter its own trajectory: every training
     input of every role, wrapped in the inference template, is a prompt that role's model got."""
     task = get_task("hotpotqa")
-    script = iter(["I should look him up.", "Retrieve", "Badr Hari]",
-                   "Answer it.", "Finish", "Peter Aerts",
-                   "Maybe wrong.", "Reflect[wrong]",
-                   "Look closer.", "Lookup", "kickboxer",
-                   "It is Badr Hari.", "Finish", "Badr Hari"])
+    script = iter(BADR_REPLIES)
     llm = ScriptedLLM(lambda req: next(script))
     agent = GroupPlanningAgent(llm, RoleMap("planner", "tooler", "reflector"))
     ep = Episode(task, badr, default_selection(get_task("hotpotqa").default_tools), env)
@@ -471,11 +476,7 @@ def test_per_tool_agents_get_the_prompts_of_their_own_training_data(env, badr):
     agent where an action has none), with the bytes ``role_examples(split_tools=True)`` trains
     that agent on; the role data stay as without the split."""
     task = get_task("hotpotqa")
-    script = iter(["I should look him up.", "Retrieve", "Badr Hari]",
-                   "Answer it.", "Finish", "Peter Aerts",
-                   "Maybe wrong.", "Reflect[wrong]",
-                   "Look closer.", "Lookup", "kickboxer",
-                   "It is Badr Hari.", "Finish", "Badr Hari"])
+    script = iter(BADR_REPLIES)
     llm = ScriptedLLM(lambda req: next(script))
     roles = RoleMap("planner", "tooler", "reflector", per_tool=(("Retrieve", "t-retrieve"), ("Finish", "t-finish")))
     agent = GroupPlanningAgent(llm, roles)
