@@ -331,3 +331,19 @@ def test_report_refuses_rows_from_different_questions(tmp_path):
         proc = run_cli("Scripts/report.py", a, other, "--out", str(tmp_path / "r"))
         assert proc.returncode == 2 and "answered different questions" in proc.stderr, proc.stderr
     assert run_cli("Scripts/report.py", a, b, c, "--out", str(tmp_path / "r"), "--allow_mixed").returncode == 0
+
+
+def test_every_method_runs_on_the_scripted_backend(tmp_path):
+    """The scripted backend (no server, no weights) runs every --method end to end: one record per
+    question, the model calls counted, no error record (it crashed in run_eval before)."""
+    from autoact.stages.evaluation import ALIASES, METHODS
+    for method in (*METHODS, *ALIASES):
+        save = tmp_path / method
+        extra = ["--tool_agents", "Finish=finisher"] if method == "autoact_per_tool" else []
+        proc = run_cli(RUN_EVAL, "--task", "HotpotQA", "--task_path", HOTPOT, "--save_path", str(save),
+                       "--levels", "easy", "--limit", "2", "--method", method, "--backend", "scripted",
+                       "--scripted_policy", "react", "--wiki", "distractor", *extra, env={"OPENAI_BASE_URL": ""})
+        assert proc.returncode == 0, (method, proc.stderr[-1500:])
+        records = [json.loads(x) for x in (save / "easy.jsonl").read_text().splitlines()]
+        assert len(records) == 2 and all(r["error"] is None and r["usage"]["calls"] >= 1 for r in records), method
+        assert json.loads((save / "summary.json").read_text())["method"] == method

@@ -188,6 +188,11 @@ class LLM:
         """What goes into a record's ``llm`` field."""
         return {"backend": self.backend, "model": self.default_model}
 
+    def check(self, names: Sequence[str] = ()) -> list[str]:
+        """The model names as this backend will use them (a server checks it serves them and
+        resolves aliases; a backend without a model list takes them as given)."""
+        return list(names)
+
     def close(self) -> None:
         pass
 
