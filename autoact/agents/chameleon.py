@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 
 from autoact.agents.episode import Episode, ModelAgent, clean_generation
-from autoact.agents.prompts import answer_kind
+from autoact.agents.prompts import answer_kind, tool_lines
 from autoact.llm.base import SamplingParams
 from autoact.tools import resolve_tool_name
 
@@ -47,10 +47,8 @@ class ChameleonAgent(ModelAgent):
     def step(self, ep: Episode, params: SamplingParams) -> tuple[str, str]:
         p, state = ep.prompts, ep.agent_state
         if "program" not in state:
-            listed = "\n".join(p.render("agent.action_line", index=i, usage=t.usage)
-                               for i, t in enumerate(ep.tools, 1))
             budget = max(1, ep.max_steps - 1)       # the last step is the answer
-            reply = self.ask(ep, p.render("baselines.chameleon_planner", tools=listed, question=ep.example.question,
+            reply = self.ask(ep, p.render("baselines.chameleon_planner", tools=tool_lines(ep.tools, p), question=ep.example.question,
                                            max_steps=budget,
                                            example=p.render(f"baselines.chameleon_example_{answer_kind(ep.task)}")),
                               params)

@@ -47,12 +47,23 @@ def instruction(task: Task, tools: Sequence[Tool], *, reflect: bool = True,
     entries = [(t.name, t.usage) for t in tools] + [("Finish", finish)]
     if reflect:
         entries.append(("Reflect", reflect_line))
-    lines = [p.render("agent.action_line", index=i, usage=u, name=n) for i, (n, u) in enumerate(entries, 1)]
+    lines = action_lines(entries, p)
     return p.render(f"agent.instruction_{kind}", role=task.agent_role, count=len(entries),
                     actions="\n".join(lines), tools="\n".join(lines[:len(tools)]), finish=finish,
                     reflect=reflect_line if reflect else "",
                     reflect_note=p.render("agent.reflect_note") if reflect else "",
                     task_name=task.name, task_description=task.description)
+
+
+def action_lines(entries: Sequence[tuple[str, str]], prompts: Prompts | None = None) -> list[str]:
+    """The numbered action lines of ``(name, usage)`` entries, as the prompts file lays them out."""
+    p = resolve(prompts)
+    return [p.render("agent.action_line", index=i, usage=u, name=n) for i, (n, u) in enumerate(entries, 1)]
+
+
+def tool_lines(tools: Sequence[Tool], prompts: Prompts | None = None) -> str:
+    """The selected tools' numbered lines, as in the instruction (the baselines' planners list them)."""
+    return "\n".join(action_lines([(t.name, t.usage) for t in tools], prompts))
 
 
 @dataclass(frozen=True)

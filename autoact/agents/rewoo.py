@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 
 from autoact.agents.episode import Episode, ModelAgent, clean_generation
-from autoact.agents.prompts import answer_kind
+from autoact.agents.prompts import answer_kind, tool_lines
 from autoact.llm.base import SamplingParams
 from autoact.prompting import Prompts, resolve
 from autoact.tasks.base import Task
@@ -51,8 +51,7 @@ def substitute(action: str, evidence: dict[str, str]) -> str:
 def planner_prompt(task: Task, tools: list[Tool], question: str, max_steps: int,
                    prompts: Prompts | None = None) -> str:
     p = resolve(prompts)
-    listed = "\n".join(p.render("agent.action_line", index=i, usage=t.usage) for i, t in enumerate(tools, 1))
-    return p.render("baselines.rewoo_planner", tools=listed, question=question, max_steps=max_steps,
+    return p.render("baselines.rewoo_planner", tools=tool_lines(tools, p), question=question, max_steps=max_steps,
                     example=p.render(f"baselines.rewoo_example_{answer_kind(task)}"))
 
 
