@@ -333,17 +333,26 @@ def test_report_refuses_rows_from_different_questions(tmp_path):
     assert run_cli("Scripts/report.py", a, b, c, "--out", str(tmp_path / "r"), "--allow_mixed").returncode == 0
 
 
-def test_every_method_runs_on_the_scripted_backend(tmp_path):
-    """The scripted backend (no server, no weights) runs every --method end to end: one record per
-    question, the model calls counted, no error record (it crashed in run_eval before)."""
+def test_every_method_runs_on_the_scripted_backend_and_the_report_has_every_row(tmp_path):
+    """The scripted backend (no server, no weights) runs every --method end to end on 3 questions
+    per level: one record per question, the model calls counted, no error record (it crashed in
+    run_eval before); then one report of all the runs has a row for each."""
     from autoact.stages.evaluation import ALIASES, METHODS
-    for method in (*METHODS, *ALIASES):
+    methods = (*METHODS, *ALIASES)
+    for method in methods:
         save = tmp_path / method
         extra = ["--tool_agents", "Finish=finisher"] if method == "autoact_per_tool" else []
         proc = run_cli(RUN_EVAL, "--task", "HotpotQA", "--task_path", HOTPOT, "--save_path", str(save),
-                       "--levels", "easy", "--limit", "2", "--method", method, "--backend", "scripted",
+                       "--limit", "3", "--method", method, "--backend", "scripted",
                        "--scripted_policy", "react", "--wiki", "distractor", *extra, env={"OPENAI_BASE_URL": ""})
         assert proc.returncode == 0, (method, proc.stderr[-1500:])
-        records = [json.loads(x) for x in (save / "easy.jsonl").read_text().splitlines()]
-        assert len(records) == 2 and all(r["error"] is None and r["usage"]["calls"] >= 1 for r in records), method
+        for level in ("easy", "medium", "hard"):
+            records = [json.loads(x) for x in (save / f"{level}.jsonl").read_text().splitlines()]
+            assert len(records) == 3 and all(r["error"] is None and r["usage"]["calls"] >= 1 for r in records), \
+                (method, level)
         assert json.loads((save / "summary.json").read_text())["method"] == method
+    proc = run_cli("Scripts/report.py", *(str(tmp_path / m) for m in methods), "--out", str(tmp_path / "report"))
+    assert proc.returncode == 0, proc.stderr[-1500:]
+    table = (tmp_path / "report" / "report.md").read_text().split("### HotpotQA")[1].split("###")[0]
+    rows = [line.split(" | ")[0].strip("| ") for line in table.splitlines() if line.startswith("| ")][1:]
+    assert sorted(rows) == sorted(methods)
