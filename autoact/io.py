@@ -18,6 +18,7 @@ import json
 import os
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
@@ -273,6 +274,32 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def user_cache_dir() -> Path:
+    """Where autoact keeps what it builds once per machine (base models, flag tables):
+    ``$AUTOACT_CACHE``, else ``$XDG_CACHE_HOME/autoact``, else ``~/.cache/autoact``."""
+    if os.environ.get("AUTOACT_CACHE"):
+        return Path(os.environ["AUTOACT_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "autoact"
+
+
+def cached_text(name: str, key: Iterable[str], make: Callable[[], str]) -> str:
+    """``make()``, kept in the user cache under ``name`` and a digest of ``key`` (everything
+    the text depends on: library versions, source files), so later calls skip the work.
+    A cache that cannot be written is only slower."""
+    digest = hashlib.sha256("\0".join(key).encode("utf-8")).hexdigest()[:16]
+    path = user_cache_dir() / "meta" / f"{name}-{digest}.txt"
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        pass
+    text = make()
+    try:
+        write_text_atomic(path, text)
+    except (OSError, ConfigError):
+        pass
+    return text
+
+
 def check_distinct(outputs: Iterable[PathLike], inputs: Iterable[PathLike]) -> None:
     """An output that is an input (the same file, also through links) is a :class:`ConfigError`:
     writing it would destroy what the run reads."""
@@ -379,7 +406,10 @@ class JsonlLog:
 
     Opening an existing file reads it (a malformed line in the middle is an error that names the
     line and leaves the file untouched; a torn last line from a crash is dropped). ``append`` is
-    thread-safe and durable on return. ``latest`` maps each key to its last record.
+    thread-safe and, on return, written to the operating system: a killed process (``kill -9``)
+    loses no appended record. ``fsync`` (against a power cut) is grouped: at most one every
+    ``sync_interval`` seconds while records come in, and one on close, so a burst of records does
+    not wait for the disk once per record. ``latest`` maps each key to its last record.
     ``normalize(record, line)`` turns each loaded line into this project's shape (e.g. a line
     the reference wrote); a file with such lines is never rewritten by :meth:`compact`.
     ``schema`` (field -> allowed types, see :func:`check_fields`) is checked on every loaded
@@ -388,10 +418,13 @@ class JsonlLog:
 
     def __init__(self, path: PathLike, key: str = "id", *, fsync: bool = True,
                  normalize: Callable[[dict, int], dict] | None = None,
-                 schema: Mapping[str, Any] | None = None):
+                 schema: Mapping[str, Any] | None = None, sync_interval: float = 0.1):
         self.path = Path(path)
         self.key = key
         self.fsync = fsync
+        self.sync_interval = sync_interval
+        self._synced_at = float("-inf")     # monotonic time of the last fsync
+        self._unsynced = False
         self.normalize = normalize
         self.schema = schema or {}
         self.converted = 0      # loaded lines that normalize rewrote
@@ -463,24 +496,31 @@ class JsonlLog:
             if self._f is None:
                 self._f = open(self.path, "a", encoding="utf-8")
             self._f.write(line)
-            self._f.flush()
-            if self.fsync:
-                os.fsync(self._f.fileno())
+            self._f.flush()                 # in the OS now: survives the process being killed
             self.latest[record[self.key]] = record
             self.lines += 1
+            self._unsynced = self.fsync
+            if self.fsync and time.monotonic() - self._synced_at >= self.sync_interval:
+                self._sync()
+
+    def _sync(self) -> None:
+        """fsync what was appended (the caller holds the lock)."""
+        if self._f is not None and self._unsynced:
+            os.fsync(self._f.fileno())
+            self._synced_at = time.monotonic()
+            self._unsynced = False
 
     def records(self) -> list[dict]:
         """The latest record per key, in the order keys first appeared."""
         return list(self.latest.values())
 
     def compact(self) -> None:
-        """Rewrite the file (atomically) with only the latest record per key (not a file whose
-        lines ``normalize`` rewrote: those stay as they were written)."""
+        """Rewrite the file (atomically) with only the latest record per key, where a key has
+        more than one line (a retried question); otherwise the file stays as appended. Not a file
+        whose lines ``normalize`` rewrote: those stay as they were written."""
+        self.close()
         with self._lock:
-            if self._f is not None:
-                self._f.close()
-                self._f = None
-            if (not self.latest and not self.path.exists()) or self.converted:
+            if (not self.latest and not self.path.exists()) or self.converted or self.lines == len(self.latest):
                 return
             write_text_atomic(self.path, "".join(
                 json.dumps(r, ensure_ascii=False) + "\n" for r in self.latest.values()))
@@ -489,6 +529,7 @@ class JsonlLog:
     def close(self) -> None:
         with self._lock:
             if self._f is not None:
+                self._sync()
                 self._f.close()
                 self._f = None
 

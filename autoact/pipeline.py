@@ -469,7 +469,7 @@ class Pipeline:
                     out[key] = str(value)
         return out | ({"debug": True} if self.debug else {})
 
-    def call(self, stage: str, *parts: dict) -> None:
+    def call(self, stage: str, *parts: dict):
         """Run ``stage`` on the settings ``parts`` merge to: a later part's value wins, except
         for repeatable flags (task specs, server URLs, adapters), whose values add up as
         repeated flags do."""
@@ -487,7 +487,7 @@ class Pipeline:
         settings = from_mapping(module.Settings, values, stage)
         for spec in settings.task_spec:
             register_spec(spec)
-        module.run(settings)
+        return module.run(settings)
 
     def base_model(self) -> str:
         name = str(self.model.get("base_model") or "")
@@ -562,11 +562,11 @@ class Pipeline:
             sec["per_tool"] = True              # data_tool_<Name>.json: one tool agent per tool
         wired = {"source_path": str(self.paths["trajectories"]), "save_path": str(self.paths["data"]),
                  "task_name": self.task.name}
-        self.call("filter", wired, sec, self.common("filter"))
+        built = bool(self.call("filter", wired, sec, self.common("filter")))
         if "no_filter" in self.methods():      # the same trajectories, unfiltered, for -filtering
-            self.call("filter", wired, sec, {"save_path": str(self.paths["data_unfiltered"]), "criterion": "none"},
-                      self.common("filter"))
-        return "done", self.paths["data"]
+            built = bool(self.call("filter", wired, sec, {"save_path": str(self.paths["data_unfiltered"]),
+                                                          "criterion": "none"}, self.common("filter"))) or built
+        return ("done" if built else "skip"), self.paths["data"]
 
     def per_tool_agents(self) -> dict[str, str]:
         """``{tool: agent name}`` of the per-tool agents (``autoact_per_tool``): one per tool
@@ -590,16 +590,22 @@ class Pipeline:
         return jobs
 
     def train(self) -> tuple[str, Path]:
-        from autoact.train.lora import RECORD_FILE
+        from autoact.train import RECORD_FILE
         sec = self.section("train")
         launcher = sec.pop("launcher", "python")
         if isinstance(sec.get("deepspeed"), str):
             sec["deepspeed"] = str(deepspeed_config(sec["deepspeed"]).resolve())
         per_role = {role: sec.pop(role) or {} for role in TRAIN_ROLES if role in sec}
         base = self.base_model()
+        trained = 0
         for label, role, data, out in self.train_jobs():
             values = {"model_name_or_path": base, "data_path": str(data),
                       "output_dir": str(out)} | sec | per_role.get(role, {})
+            request = train_request(values, launcher, data)
+            if _trained_for(out, request):
+                print(f"  the {label} agent is up to date: {out}")
+                continue
+            trained += 1
             print(f"  training the {label} agent -> {out}")
             if launcher == "python":
                 from autoact.stages import training
@@ -608,7 +614,9 @@ class Pipeline:
                 self._train_subprocess(launcher, to_argv(values))
             if not (out / RECORD_FILE).exists():
                 raise ConfigError(f"training the {label} agent did not produce {out / RECORD_FILE}")
-        return "done", self.paths["lora"]
+            from autoact.io import write_json_atomic
+            write_json_atomic(out / REQUEST_FILE, request | {"record_sha256": _sha256(out / RECORD_FILE)})
+        return ("done" if trained else "skip"), self.paths["lora"]
 
     def single_data(self) -> Path:
         """``data/data_single.json``: the three roles' examples in one file, for ``single``."""
@@ -636,13 +644,14 @@ class Pipeline:
         return {self.main_method: self.paths["eval"]} | {m: self.work / f"eval_{m}" for m in self.compare}
 
     def eval(self) -> tuple[str, Path]:
+        ran = False
         for method, out in self.eval_dirs().items():
             if out != self.paths["eval"]:
                 print(f"  comparing: {method} -> {out}", flush=True)
-            self.eval_one(method, out)
-        return "done", self.paths["eval"] / "summary.json"
+            ran = self.eval_one(method, out) is not False or ran
+        return ("done" if ran else "skip"), self.paths["eval"] / "summary.json"
 
-    def eval_one(self, method: str, out: Path) -> None:
+    def eval_one(self, method: str, out: Path):
         from autoact.stages.evaluation import ALIASES, TUNED_METHODS
         run_as = PIPELINE_METHODS.get(method, method)
         sec = self.section("eval") | {"method": run_as}
@@ -674,7 +683,7 @@ class Pipeline:
         if self.section("filter").get("criterion") == "none" and "label" not in sec and kind in TUNED_METHODS:
             # agents trained on unfiltered trajectories: the paper's -filtering ablation
             wired["label"] = f"{method} -filtering"
-        self.call("eval", wired, sec, self.common("eval"))
+        return self.call("eval", wired, sec, self.common("eval"))
 
     def report(self) -> tuple[str, Path]:
         out = self.paths["report"]
@@ -683,7 +692,13 @@ class Pipeline:
         wired["curves"] = [str(self.paths[d]) for d in ("lora", "lora_unfiltered") if self.paths[d].is_dir()]
         if self.paths["timings"].exists():
             wired["timings"] = [str(self.paths["timings"])]
+        inputs = report_inputs(wired, self.section("report"), self.common())
+        stamp = out / REPORT_INPUTS_FILE
+        if (out / "report.md").is_file() and stamp.is_file() and stamp.read_text(encoding="utf-8") == inputs:
+            return "skip", out / "report.png"
         self.call("report", wired, self.section("report"), self.common())
+        from autoact.io import write_text_atomic
+        write_text_atomic(stamp, inputs)
         return "done", out / "report.png"
 
     def check_work_dir(self) -> None:
@@ -788,6 +803,57 @@ class MultiTaskRun:
         first.call("report", {"runs": runs, "out": str(out), "sample": 1, "curves": curves, "timings": timings},
                    first.section("report"), first.common())
         return out / "report.png"
+
+
+#: beside each adapter the pipeline trained: the settings it asked for (a rerun that asks for the
+#: same skips the agent without loading the training libraries)
+REQUEST_FILE = "autoact_request.json"
+
+
+#: in the report folder: what the pipeline's report was made from (unchanged -> not made again)
+REPORT_INPUTS_FILE = ".inputs.json"
+
+
+def report_inputs(*settings: dict) -> str:
+    """The report's settings and the files it reads (summaries, timings, training records), each
+    by size and modification time."""
+    files = []
+    for part in settings:
+        for key in ("runs", "curves", "timings"):
+            for folder in _as_list(part.get(key)):
+                root = Path(folder)
+                found = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file()
+                                                               and p.suffix in (".json", ".jsonl"))
+                files += [[str(p), p.stat().st_size, p.stat().st_mtime_ns] for p in found]
+    return json.dumps({"settings": settings, "files": files}, sort_keys=True, default=str) + "\n"
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def train_request(values: dict, launcher: str, data: Path) -> dict:
+    """What one agent's training depends on: its settings, the launcher and its data's bytes."""
+    return {"settings": json.loads(json.dumps(values, sort_keys=True, default=str)), "launcher": launcher,
+            "data_sha256": _sha256(data) if data.is_file() else None}
+
+
+def _trained_for(out: Path, request: dict) -> bool:
+    """``out`` holds the adapter this request trained (and its record is the one written then:
+    an adapter retrained by hand in its place is not taken for it)."""
+    from autoact.errors import DataError
+    from autoact.io import read_json
+    from autoact.train import RECORD_FILE
+    path, record = out / REQUEST_FILE, out / RECORD_FILE
+    if not (path.is_file() and record.is_file() and (out / "adapter_config.json").is_file()):
+        return False
+    try:
+        old = read_json(path)
+    except DataError:
+        return False
+    return isinstance(old, dict) and old.get("record_sha256") == _sha256(record) and \
+        {k: v for k, v in old.items() if k != "record_sha256"} == request
 
 
 def _uses_retrieval(config: dict) -> bool:

@@ -33,3 +33,31 @@ def test_fake_server_process_prints_url_and_serves(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_train_flags_and_help_come_from_the_cache_without_transformers(tmp_path):
+    """train_lora.py's flag table and --help are made by transformers' parser once, kept in the user
+    cache under the libraries' versions and the source, and then served without importing it:
+    the same bytes, the same table."""
+    env = {"AUTOACT_CACHE": str(tmp_path / "cache"), "COLUMNS": "100"}
+    first = run_cli("Self_Planning/Train/train_lora.py", "--help", env=env, timeout=120)
+    assert first.returncode == 0 and "--lora_r" in first.stdout and "--learning_rate" in first.stdout
+    probe = ("import sys; sys.argv = ['train_lora.py', '--help']; from autoact.commands.train import main; "
+             "rc = main(); from autoact.stages import training; t = training.field_types(); "
+             "print('TABLE', len(training.names()), t['learning_rate'].__name__, t['num_train_epochs'].__name__, "
+             "t['lora_target_modules'].__name__, t['fp16'].__name__); "
+             "print('LOADED', 'transformers' in sys.modules or 'torch' in sys.modules)")
+    # the table is cached on its first use (validation); --help on the first --help
+    assert run_cli("-c", "from autoact.stages import training; training.names()", env=env).returncode == 0
+    second = run_cli("-c", probe, env=env)
+    assert second.returncode == 0, second.stderr[-1500:]
+    help_text, _, tail = second.stdout.rpartition("TABLE")
+    assert help_text == first.stdout
+    count, *kinds = tail.split()
+    assert int(count) > 100 and kinds == ["float", "float", "list", "bool", "LOADED", "False"]
+    # the cached table is the classes' own
+    from autoact.stages import training
+    fresh = run_cli("-c", "from autoact.stages import training; import json; "
+                          "print(json.dumps(sorted(training.names())))", env={"AUTOACT_CACHE": str(tmp_path / "c2")})
+    assert json.loads(fresh.stdout) == sorted(training.names())
+    assert len(list((tmp_path / "cache" / "meta").glob("train-*.txt"))) == 2

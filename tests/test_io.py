@@ -163,6 +163,44 @@ def test_jsonl_log_survives_sigkill_between_records(tmp_path):
         assert log.done_ids() == set(range(50))
 
 
+def test_jsonl_log_groups_its_fsyncs_and_syncs_on_close(tmp_path, monkeypatch):
+    """A burst of appends waits for the disk a few times, not once per record (the kill -9 test
+    above covers what is kept between them); close syncs the tail; sync_interval 0 syncs each."""
+    import os as os_module
+    synced = []
+    real = os_module.fsync
+    monkeypatch.setattr(os_module, "fsync", lambda fd: (synced.append(fd), real(fd)))
+    log = JsonlLog(tmp_path / "burst.jsonl")
+    for i in range(500):
+        log.append({"id": i})
+    during = len(synced)
+    log.close()
+    assert 1 <= during < 50 and len(synced) == during + 1
+    log = JsonlLog(tmp_path / "each.jsonl", sync_interval=0)
+    synced.clear()
+    for i in range(20):
+        log.append({"id": i})
+    log.close()
+    assert len(synced) == 20          # nothing left to sync at close
+    assert JsonlLog(tmp_path / "burst.jsonl").done_ids() == set(range(500))
+
+
+def test_jsonl_log_compacts_only_a_log_with_superseded_lines(tmp_path):
+    f = tmp_path / "log.jsonl"
+    with JsonlLog(f) as log:
+        log.append({"id": "a", "error": None})
+        log.append({"id": "b", "error": None})
+    inode = f.stat().st_ino
+    with JsonlLog(f) as log:
+        log.append({"id": "c", "error": None})
+        log.compact()
+    assert f.stat().st_ino == inode and len(f.read_text().splitlines()) == 3     # appended, not rewritten
+    with JsonlLog(f) as log:
+        log.append({"id": "a", "error": None, "v": 2})
+        log.compact()
+    assert f.stat().st_ino != inode and [json.loads(x)["id"] for x in f.read_text().splitlines()] == ["a", "b", "c"]
+
+
 def test_jsonl_log_threads_do_not_interleave(tmp_path):
     import threading
     f = tmp_path / "log.jsonl"

@@ -57,11 +57,23 @@ def test_smoke_pipeline_end_to_end_then_rerun_skips(tmp_path):
     assert "| plan |" in report and "| single |" in report and "### Run time" in report
     timings = json.loads((work / "timings.json").read_text())
     assert list(timings) == ["self_instruct", "tool_selection", "trajectories", "filter", "train", "eval"]
-    again = pipeline(work)
+    # a rerun finds every stage complete, without loading torch or transformers (issue 16)
+    report_bytes = (work / "report" / "report.md").read_bytes()
+    again = run_cli("-X", "importtime", "-m", "autoact.pipeline", "--work_dir", str(work), "--preset", "smoke",
+                    env={"OPENAI_BASE_URL": ""})
     assert again.returncode == 0, again.stderr[-2000:]
-    assert "[self_instruct] skipped (complete)" in again.stdout
-    assert "[trajectories] skipped (complete)" in again.stdout
-    assert "already holds an adapter trained on this data" in again.stdout
+    for stage in ("self_instruct", "tool_selection", "trajectories", "filter", "train", "eval", "report"):
+        assert f"[{stage}] skipped (complete)" in again.stdout, stage
+    assert "the plan agent is up to date" in again.stdout and "nothing to do" in again.stdout
+    imported = {line.split("|")[-1].strip() for line in again.stderr.splitlines() if line.startswith("import time:")}
+    assert "torch" not in imported and "transformers" not in imported and "matplotlib" not in imported
+    assert (work / "report" / "report.md").read_bytes() == report_bytes
+    assert json.loads((work / "timings.json").read_text()) == timings
+    # a changed setting is not taken for done: the evaluation runs again under the new label
+    relabel = pipeline(work, "--set", "eval.label=autoact-b", "--only", "eval,report")
+    assert relabel.returncode == 0, relabel.stderr[-2000:]
+    assert "[eval] done" in relabel.stdout and "[report] done" in relabel.stdout
+    assert json.loads((work / "eval" / "summary.json").read_text())["method"] == "autoact-b"
 
 
 @pytest.mark.slow

@@ -1,9 +1,10 @@
 """Run many questions at once into a resumable JSONL log.
 
-Each finished question is appended (flushed, fsynced) as soon as it is done. A rerun skips the
-ids that have a record without ``error`` and redoes the rest; a retried question's new record
-supersedes the old one, and the log is compacted (atomically rewritten with the latest record
-per id) when a run completes, so every id then appears exactly once.
+Each finished question is appended as soon as it is done (in the OS on return, fsynced in
+groups: :class:`autoact.io.JsonlLog`). A rerun skips the ids that have a record without ``error``
+and redoes the rest; a retried question's new record supersedes the old one, and when a run that
+retried some completes, the log is compacted (atomically rewritten with the latest record per
+id), so every id then appears exactly once; a log without superseded lines is left as appended.
 """
 
 from __future__ import annotations

@@ -14,6 +14,9 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         from autoact.stages import training
+        if {"-h", "--help"} & set(sys.argv[1:]):
+            print(training.help_text(), end="")
+            return 0
         training.run(training.from_flags())
     except AutoActError as err:
         if os.environ.get("AUTOACT_DEBUG"):

@@ -129,8 +129,9 @@ def tool_agents(settings: Settings) -> dict[str, str]:
     return out
 
 
-def run(settings: Settings) -> None:
-    """Run the method on every level's questions (resuming the logs); write summary and config."""
+def run(settings: Settings) -> bool:
+    """Run the method on every level's questions (resuming the logs); write summary and config.
+    Returns False when everything was already done with these settings (nothing loaded)."""
     from pathlib import Path
 
     from autoact.agents import check_agent
@@ -159,10 +160,29 @@ def run(settings: Settings) -> None:
     for path in paths.values():
         prepare_output(path)
     with OutputLock(out_dir):
-        _evaluate(settings, task, prompts, tools, tools_source, groups, out_dir, paths)
+        return _evaluate(settings, task, prompts, tools, tools_source, groups, out_dir, paths)
 
 
-def _evaluate(settings, task, prompts, tools, tools_source, groups, out_dir, paths) -> None:
+def up_to_date(settings: Settings, groups: dict, logs: dict, out_dir) -> bool:
+    """Every question answered without an error and the summary written by a run with these
+    settings: nothing to do (and no model to load)."""
+    import json
+
+    from autoact.errors import DataError
+    from autoact.io import read_json
+    for level, examples in groups.items():
+        examples = examples[:settings.limit] if settings.limit else examples
+        if not {ex.id for ex in examples} <= logs[level].done_ids():
+            return False
+    try:
+        config = read_json(out_dir / "eval.config.json")
+    except DataError:
+        return False
+    request = json.loads(json.dumps(public(settings), default=str))
+    return isinstance(config, dict) and config.get("request") == request and (out_dir / "summary.json").is_file()
+
+
+def _evaluate(settings, task, prompts, tools, tools_source, groups, out_dir, paths) -> bool:
     from pathlib import Path
 
     from autoact.agents.baselines import CoTAgent, cot_instruction, react_instruction
@@ -193,7 +213,11 @@ def _evaluate(settings, task, prompts, tools, tools_source, groups, out_dir, pat
     # with --overwrite the logs are replaced only once the inputs, tools and server are checked
     logs = open_logs() if not settings.overwrite else {}
     llm = None
+    request = public(settings)
     try:
+        if logs and up_to_date(settings, groups, logs, out_dir):
+            print(f"{out_dir}: every question is answered and the summary is up to date; nothing to do")
+            return False
         announce_tools(tools, tools_source)
         env = make_environment(settings, tools, task)
         print(describe_retrieval(env.retrieval), flush=True)
@@ -239,7 +263,7 @@ def _evaluate(settings, task, prompts, tools, tools_source, groups, out_dir, pat
                               settings=public(settings), roles=extra["roles"],
                               seconds=round(time.monotonic() - t0, 1), retrieval=env.retrieval)
         write_json_atomic(out_dir / "eval.config.json", {
-            "args": public(settings), "task": task.name, "method": settings.method,
+            "args": public(settings), "request": request, "task": task.name, "method": settings.method,
             "label": label, "llm": llm.describe(),
             "decoding": llm.decoding.summary(),
             "tools": {"source": tools_source, "selected": [t.pool_entry() for t in tools]},
@@ -252,6 +276,7 @@ def _evaluate(settings, task, prompts, tools, tools_source, groups, out_dir, pat
         print(describe_retrieval(env.retrieval))
         print(f"-> {out_dir}/summary.json")
         check_error_rate(done, settings.max_error_rate)
+        return True
     finally:
         for lg in logs.values():
             lg.close()

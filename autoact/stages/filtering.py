@@ -172,8 +172,9 @@ def build_training_data(records: Iterable[dict], *, filter_num: int, seed: int =
 
 # ----------------------------------------------------------------------------- the stage
 
-def run(settings: Settings) -> None:
-    """Filter the log into the three roles' training data (a no-op when it is up to date)."""
+def run(settings: Settings) -> bool:
+    """Filter the log into the three roles' training data (a no-op when it is up to date).
+    Returns whether it wrote the data."""
     from pathlib import Path
 
     from autoact.agents.runner import EPISODE_SCHEMA
@@ -212,10 +213,12 @@ def run(settings: Settings) -> None:
     config_path = folder / "data_config.json"
     check_distinct([*outputs.values(), config_path], [source, settings.tools, settings.prompts])
     with OutputLock(folder):
-        _build(settings, task, prompts, source, records, from_reference, instruction, folder, outputs, config_path)
+        return _build(settings, task, prompts, source, records, from_reference, instruction, folder, outputs,
+                      config_path)
 
 
-def _build(settings, task, prompts, source, records, from_reference, instruction, folder, outputs, config_path):
+def _build(settings, task, prompts, source, records, from_reference, instruction, folder, outputs,
+           config_path) -> bool:
     import hashlib
 
     from autoact.errors import OutputExistsError
@@ -230,7 +233,7 @@ def _build(settings, task, prompts, source, records, from_reference, instruction
         same = len(existing) == len(outputs) and old.get("settings") == fingerprint
         if same and (not settings.per_tool or "per_tool" in old):
             print(f"{folder}: training data is up to date with {source}; nothing to do")
-            return
+            return False
         if not same:
             raise OutputExistsError(f"{existing[0]} exists (built from another log or settings); pass "
                                     f"--overwrite to replace it")
@@ -259,4 +262,5 @@ def _build(settings, task, prompts, source, records, from_reference, instruction
         print(f"  {role:8s} {counts[role]:6d} examples -> {outputs[role]}")
     for name, entry in per_tool.items():
         print(f"    {name:14s} {entry['examples']:6d} examples -> {folder / entry['file']}")
+    return True
 

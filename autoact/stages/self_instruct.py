@@ -10,13 +10,16 @@ Reproducible and crash-safe:
 * with ``workers`` rounds in flight, round ``r`` shows pairs from rounds ``<= r - workers`` only
   (the ones certainly applied when it was sent), and results are applied in round order, so the
   output depends only on the seed, the flags and the model's replies, not on timing;
-* every applied round is appended (flushed, fsynced) to ``<target>.progress.jsonl``; a rerun
-  replays it and continues with the next round, so a killed run resumes without losing or
-  duplicating anything and ends with the same file an uninterrupted run writes.
+* every applied round is appended to ``<target>.progress.jsonl`` (in the OS on return, fsynced
+  in groups: :class:`autoact.io.JsonlLog`); a rerun replays it and continues with the next
+  round, so a killed run resumes without losing or duplicating anything and ends with the same
+  file an uninterrupted run writes. The target JSON is written once, atomically, when the run
+  ends (finished, failed or interrupted): the bookkeeping per round does not grow with the pairs.
 """
 
 from __future__ import annotations
 
+import bisect
 import logging
 import random
 import re
@@ -276,9 +279,11 @@ class SelfInstruct:
     # -- round preparation (deterministic) ---------------------------------------------------
     def round_request(self, r: int) -> tuple[list[dict], SamplingParams]:
         rng = random.Random(f"{self.s.seed}:{r}")
-        pool = [it for it, rr in zip(self.state.items, self.state.item_round)
-                if rr <= r - self.s.workers]
-        shots = rng.sample(self.seeds, min(2, len(self.seeds))) + rng.sample(pool, min(3, len(pool)))
+        # the pairs of rounds <= r - workers: a prefix, as rounds are applied in order; sampling
+        # its indices draws the same pairs as sampling the prefix itself, without copying it
+        visible = bisect.bisect_right(self.state.item_round, r - self.s.workers)
+        shots = rng.sample(self.seeds, min(2, len(self.seeds)))
+        shots += [self.state.items[i] for i in rng.sample(range(visible), min(3, visible))]
         rng.shuffle(shots)
         lo, hi = self.s.temperature_range
         temp = self.s.temperature if self.s.temperature is not None else round(rng.uniform(lo, hi), 4)
@@ -453,13 +458,15 @@ def _generate(settings, task, prompts, seeds, knobs, target, progress_path, conf
         def on_round(g: SelfInstruct, r: int) -> None:
             bar.update(min(len(g.state.items), knobs.total) - bar.n)
             bar.set_postfix(round=r, rejected=sum(g.state.rejected.values()))
-            write_json_atomic(target, g.state.items[:knobs.total], indent=4)
 
         try:
             items = gen.run(progress, on_round)[:knobs.total]
         finally:
             bar.close()
-        write_json_atomic(target, items, indent=4)
+            # once per run, whatever ended it: the pairs so far (the progress log holds them too)
+            if gen.state.items or target.exists():
+                write_json_atomic(target, gen.state.items[:knobs.total], indent=4)
+        items = gen.state.items[:knobs.total]
         st = gen.state
         summary = {"generated": len(items), "rounds": st.rounds, "rejected": dict(st.rejected),
                    "usage": llm.usage.as_dict(), "seconds": round(time.monotonic() - t0, 1)}

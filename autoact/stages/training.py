@@ -31,23 +31,75 @@ def argument_classes() -> tuple:
     return ModelArguments, DataArguments, LoraArguments, TrainingArguments
 
 
-@functools.lru_cache(maxsize=1)
-def field_types() -> dict[str, type]:
-    """Setting name -> int, float, bool, list or str (the dataclass fields' types)."""
-    out: dict[str, type] = {}
-    for dc in argument_classes():
-        hints = typing.get_type_hints(dc)
-        for f in fields(dc):
-            t = hints.get(f.name)
-            if typing.get_origin(t) in (typing.Union, types.UnionType):      # Optional[X] -> X
-                t = next(a for a in typing.get_args(t) if a is not type(None))
-            out[f.name] = next((k for k in (bool, int, float, list) if t is k
-                                or typing.get_origin(t) is k), str)
+def cache_key() -> list[str]:
+    """What the training flags depend on: the libraries' versions and the code declaring them
+    (the key of the flag table and ``--help`` text kept in the user cache)."""
+    from importlib.metadata import PackageNotFoundError, version
+    from pathlib import Path
+    out = []
+    for package in ("transformers", "peft", "torch"):
+        try:
+            out.append(f"{package}={version(package)}")
+        except PackageNotFoundError:
+            out.append(f"{package}=none")
+    here = Path(__file__).resolve()
+    for source in (here, here.parent.parent / "train" / "lora.py"):
+        out.append(source.read_text(encoding="utf-8"))
     return out
 
 
+@functools.lru_cache(maxsize=1)
+def _flag_table() -> dict:
+    """``{"types": {name: kind}, "names": [...]}`` of the training dataclasses, computed once per
+    library version and source (importing transformers takes seconds) and then read from the
+    user cache."""
+    import json
+
+    from autoact.io import cached_text
+
+    def build() -> str:
+        kinds: dict[str, str] = {}
+        for dc in argument_classes():
+            hints = typing.get_type_hints(dc)
+            for f in fields(dc):
+                t = hints.get(f.name)
+                if typing.get_origin(t) in (typing.Union, types.UnionType):      # Optional[X] -> X
+                    t = next(a for a in typing.get_args(t) if a is not type(None))
+                kinds[f.name] = next((k.__name__ for k in (bool, int, float, list) if t is k
+                                      or typing.get_origin(t) is k), "str")
+        init = sorted(f.name for dc in argument_classes() for f in fields(dc) if f.init)
+        return json.dumps({"types": kinds, "names": init})
+    try:
+        return json.loads(cached_text("train-flags", cache_key(), build))
+    except ValueError:            # a damaged cache file: the table from the classes themselves
+        return json.loads(build())
+
+
+def help_text() -> str:
+    """``train_lora.py --help``: made by the flag parser once per library version, source, program
+    name and terminal width, then read from the user cache (under a second instead of the
+    seconds importing transformers takes)."""
+    import os
+    import shutil
+    import sys
+
+    from autoact.io import cached_text
+
+    def build() -> str:
+        from autoact.train.lora import make_parser
+        return make_parser().format_help()
+    prog = os.path.basename(sys.argv[0])
+    return cached_text("train-help", [*cache_key(), prog, str(shutil.get_terminal_size().columns)], build)
+
+
+def field_types() -> dict[str, type]:
+    """Setting name -> int, float, bool, list or str (the dataclass fields' types)."""
+    kinds = {"bool": bool, "int": int, "float": float, "list": list, "str": str}
+    return {name: kinds[kind] for name, kind in _flag_table()["types"].items()}
+
+
 def names() -> set[str]:
-    return {f.name for dc in argument_classes() for f in fields(dc) if f.init}
+    return set(_flag_table()["names"])
 
 
 def typed(key: str, value):

@@ -181,14 +181,14 @@ def build_word_tokenizer():
 def build_tiny_model(out_dir: str | Path, config: TinyConfig = TinyConfig(), *,
                      overwrite: bool = False) -> Path:
     """Write a random Llama model + tokenizer to ``out_dir`` (a Hugging Face folder)."""
+    out = Path(out_dir)
+    if (out / "config.json").exists() and not overwrite:
+        return out
     import torch
     from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
-    out = Path(out_dir)
-    if (out / "config.json").exists() and not overwrite:
-        return out
     out.mkdir(parents=True, exist_ok=True)
     if config.tokenizer not in ("bpe", "word"):
         raise ValueError(f"unknown tokenizer {config.tokenizer!r}: bpe or word")
@@ -229,11 +229,9 @@ def build_tiny_model(out_dir: str | Path, config: TinyConfig = TinyConfig(), *,
 
 
 def cache_dir() -> Path:
-    """Where built base models are kept: ``$AUTOACT_CACHE``, else ``$XDG_CACHE_HOME/autoact``,
-    else ``~/.cache/autoact``."""
-    if os.environ.get("AUTOACT_CACHE"):
-        return Path(os.environ["AUTOACT_CACHE"])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "autoact"
+    """Where built base models are kept (:func:`autoact.io.user_cache_dir`)."""
+    from autoact.io import user_cache_dir
+    return user_cache_dir()
 
 
 def _pid_alive(pid: str) -> bool:

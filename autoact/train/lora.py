@@ -27,11 +27,11 @@ import transformers
 from autoact.errors import AutoActError, ConfigError, DataError
 from autoact.io import iter_records, write_json_atomic
 from autoact.llm.templates import agent_prompt
+from autoact.train import RECORD_FILE
 
 log = logging.getLogger("autoact.train")
 
 IGNORE = -100
-RECORD_FILE = "autoact_train.json"
 
 
 @dataclass
@@ -158,9 +158,14 @@ def single_process_launch() -> None:
                        "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": os.environ.get("MASTER_PORT", str(port))})
 
 
+def make_parser() -> transformers.HfArgumentParser:
+    """``train_lora.py``'s flags: the model, data and LoRA dataclasses and TrainingArguments."""
+    return transformers.HfArgumentParser((ModelArguments, DataArguments, LoraArguments, TrainingArguments))
+
+
 def parse_args(argv: list[str] | None = None):
     """Parse the four dataclasses; unknown flags are an error (one line, exit 2)."""
-    parser = transformers.HfArgumentParser((ModelArguments, DataArguments, LoraArguments, TrainingArguments))
+    parser = make_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     if "-h" in argv or "--help" in argv:
         parser.print_help()
@@ -181,7 +186,7 @@ def parse_args(argv: list[str] | None = None):
 def parse_mapping(values: dict):
     """The four dataclasses of typed settings (a config's ``train`` section and the paths the
     pipeline wires), checked as :func:`parse_args` checks flags."""
-    parser = transformers.HfArgumentParser((ModelArguments, DataArguments, LoraArguments, TrainingArguments))
+    parser = make_parser()
     try:
         parsed = parser.parse_dict(values)
     except AutoActError:
