@@ -607,15 +607,17 @@ class Pipeline:
                 continue
             trained += 1
             print(f"  training the {label} agent -> {out}")
-            if launcher == "python":
+            if launcher == "python":         # one process: the base is loaded once for every agent
                 from autoact.stages import training
-                training.run(training.from_mapping(values))
+                training.run(training.from_mapping(values), keep_base=True)
             else:
                 self._train_subprocess(launcher, to_argv(values))
             if not (out / RECORD_FILE).exists():
                 raise ConfigError(f"training the {label} agent did not produce {out / RECORD_FILE}")
             from autoact.io import write_json_atomic
             write_json_atomic(out / REQUEST_FILE, request | {"record_sha256": _sha256(out / RECORD_FILE)})
+        from autoact.stages.training import release_bases
+        release_bases()
         return ("done" if trained else "skip"), self.paths["lora"]
 
     def single_data(self) -> Path:

@@ -164,6 +164,39 @@ def test_an_adapter_depends_on_its_seed_not_on_what_ran_before(tmp_path, tiny_mo
     assert not all(torch.equal(a[k], c[k]) for k in a)
 
 
+def test_agents_trained_on_one_kept_base_equal_agents_trained_alone(tmp_path, tiny_model, data, monkeypatch):
+    """The pipeline trains its agents in one process on one loaded base (issue 16): the base is
+    read from disk once, each agent gets a fresh adapter, and every adapter is byte for byte the
+    one a separate run trains (the lm_head and every linear layer wrapped, as the presets do)."""
+    import transformers
+    from safetensors.torch import load_file
+
+    from autoact.stages import training
+
+    loads = []
+    real = transformers.AutoModelForCausalLM.from_pretrained
+    monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained",
+                        classmethod(lambda cls, *a, **k: (loads.append(a[0]), real(*a, **k))[1]))
+
+    def flags(name, seed):
+        return ["--model_name_or_path", str(tiny_model), "--data_path", str(data), "--output_dir",
+                str(tmp_path / name), "--max_steps", "2", "--per_device_train_batch_size", "2",
+                "--save_strategy", "no", "--lora_dropout", "0", "--disable_tqdm", "True", "--seed", str(seed),
+                "--lora_target_modules", "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
+                "down_proj", "lm_head"]
+    for name, seed in (("plan", 1), ("tool", 2), ("reflect", 3)):
+        training.run(training.from_flags(flags(name, seed)), keep_base=True)
+    assert len(loads) == 1
+    training.release_bases()
+    for name, seed in (("tool", 2), ("reflect", 3)):
+        training.run(training.from_flags(flags(f"{name}-alone", seed)))
+    assert len(loads) == 3
+    for name in ("tool", "reflect"):
+        kept, alone = (load_file(tmp_path / n / "adapter_model.safetensors") for n in (name, f"{name}-alone"))
+        assert kept.keys() == alone.keys() and any("lm_head" in k for k in kept)
+        assert all(kept[k].numpy().tobytes() == alone[k].numpy().tobytes() for k in kept), name
+
+
 @pytest.mark.slow
 def test_seed_command_under_deepspeed_zero3_on_cpu(tmp_path, tiny_model, data):
     """The seed command as written (model, data, output, fp16 and epochs changed for a CPU),

@@ -134,7 +134,16 @@ def from_flags(argv: list[str] | None = None) -> Settings:
     return Settings(*parse_args(argv))
 
 
-def run(settings: Settings) -> dict:
-    """Train the adapter; returns its record (``<output_dir>/autoact_train.json``)."""
+def run(settings: Settings, keep_base: bool = False) -> dict:
+    """Train the adapter; returns its record (``<output_dir>/autoact_train.json``). ``keep_base``:
+    keep the loaded base in this process for the next agent (:func:`release_bases` frees it)."""
     from autoact.train.lora import train_with
-    return train_with(settings.model, settings.data, settings.lora, settings.train)
+    return train_with(settings.model, settings.data, settings.lora, settings.train, keep_base)
+
+
+def release_bases() -> None:
+    """Free the base models kept by ``run(..., keep_base=True)`` (nothing to do when none was)."""
+    import sys
+    lora = sys.modules.get("autoact.train.lora")
+    if lora is not None:
+        lora.release_bases()

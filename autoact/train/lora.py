@@ -395,7 +395,26 @@ def resolve_model(name: str) -> str:
                       f"model folder or put it at $AUTOACT_MODEL_DIR/{name}")
 
 
-def load_model(model_args: ModelArguments, lora_args: LoraArguments, train_args: TrainingArguments):
+#: base models kept in this process between agents (``train_with(..., keep_base=True)``), by
+#: what loading them depends on; :func:`release_bases` frees them
+_BASES: dict[tuple, tuple] = {}
+
+
+def release_bases() -> None:
+    """Forget the base models kept for the next agent's training."""
+    _BASES.clear()
+
+
+def _base_key(path: str, kwargs: dict, model_args: ModelArguments, train_args: TrainingArguments) -> tuple:
+    """What a loaded base depends on: where from, its dtype, remote code, the tokenizer's length."""
+    return path, str(kwargs.get("dtype")), model_args.trust_remote_code, train_args.model_max_length
+
+
+def load_model(model_args: ModelArguments, lora_args: LoraArguments, train_args: TrainingArguments,
+               keep_base: bool = False):
+    """The tokenizer, the base with a fresh LoRA adapter (its start from ``--seed`` alone), and
+    the base's path. ``keep_base``: take the base :func:`train_with` kept from the previous agent
+    when it was loaded the same way (not with QLoRA or DeepSpeed, which load it their own way)."""
     import torch
     from peft import LoraConfig, PeftModel, get_peft_model, prepare_model_for_kbit_training
 
@@ -418,14 +437,24 @@ def load_model(model_args: ModelArguments, lora_args: LoraArguments, train_args:
         kwargs["dtype"] = torch.bfloat16
     else:
         kwargs["dtype"] = torch.float32
-    try:
-        tokenizer = transformers.AutoTokenizer.from_pretrained(
-            path, model_max_length=train_args.model_max_length, padding_side="right",
-            trust_remote_code=model_args.trust_remote_code)
-        model = transformers.AutoModelForCausalLM.from_pretrained(path, **kwargs)
-    except OSError as err:
-        raise ConfigError(f"cannot load {path!r}: {str(err).splitlines()[0]}") from None
+    key = _base_key(path, kwargs, model_args, train_args)
+    kept = _BASES.pop(key, None) if keep_base and reusable_base(lora_args, train_args) else None
+    if kept is not None:
+        tokenizer, model = kept
+        print(f"base model {path}: the one loaded for the previous agent, with a fresh adapter")
+    else:
+        try:
+            tokenizer = transformers.AutoTokenizer.from_pretrained(
+                path, model_max_length=train_args.model_max_length, padding_side="right",
+                trust_remote_code=model_args.trust_remote_code)
+            model = transformers.AutoModelForCausalLM.from_pretrained(path, **kwargs)
+        except OSError as err:
+            raise ConfigError(f"cannot load {path!r}: {str(err).splitlines()[0]}") from None
     model.config.use_cache = False
+    model._autoact_base_key = key        # where _keep_base puts it back
+    # the adapter's random start comes from --seed alone: not from whatever ran before in this
+    # process, nor from how the base was got (loaded now, or kept from the previous agent)
+    transformers.set_seed(train_args.seed)
     if lora_args.q_lora:
         model = prepare_model_for_kbit_training(
             model, use_gradient_checkpointing=train_args.gradient_checkpointing)
@@ -443,6 +472,25 @@ def load_model(model_args: ModelArguments, lora_args: LoraArguments, train_args:
     if train_args.gradient_checkpointing:
         model.enable_input_require_grads()
     return prepare_tokenizer(tokenizer), model, path
+
+
+def reusable_base(lora_args: LoraArguments, train_args: TrainingArguments) -> bool:
+    """Whether a base can be kept for the next agent: not quantised, not sharded by DeepSpeed."""
+    return not lora_args.q_lora and not train_args.deepspeed
+
+
+def _keep_base(model, tokenizer, train_args: TrainingArguments) -> None:
+    """Strip the trained adapter off the base and keep the base for the next agent."""
+    base = model.unload()           # the base model without the LoRA layers (weights untouched)
+    if train_args.gradient_checkpointing:
+        base.disable_input_require_grads()
+        base.gradient_checkpointing_disable()
+    base.eval()
+    for attr in ("peft_config", "_hf_peft_config_loaded"):      # what the adapter set on the instance
+        vars(base).pop(attr, None)
+    key = getattr(base, "_autoact_base_key", None)
+    if key is not None:
+        _BASES[key] = (tokenizer, base)
 
 
 # ----------------------------------------------------------------------------- main
@@ -480,8 +528,10 @@ def train(argv: list[str] | None = None) -> dict:
 
 
 def train_with(model_args: ModelArguments, data_args: DataArguments, lora_args: LoraArguments,
-               train_args: TrainingArguments) -> dict:
-    """Train one adapter; returns the record written to ``<output_dir>/autoact_train.json``."""
+               train_args: TrainingArguments, keep_base: bool = False) -> dict:
+    """Train one adapter; returns the record written to ``<output_dir>/autoact_train.json``.
+    ``keep_base``: keep the base model in this process for the next agent's training (the
+    pipeline trains its agents one after another; :func:`release_bases` frees it)."""
     for notice in train_args.autoact_notices:
         print(f"notice: {notice}", file=sys.stderr)
     out = Path(train_args.output_dir)
@@ -497,10 +547,8 @@ def train_with(model_args: ModelArguments, data_args: DataArguments, lora_args: 
         raise ConfigError(f"{out} holds an adapter trained on other data or settings; pass "
                           f"--overwrite_output_dir True to replace it")
 
-    # the adapter's random start comes from --seed, not from whatever ran before in this process
-    # (the pipeline trains the agents one after another in one process)
     transformers.set_seed(train_args.seed)
-    tokenizer, model, resolved = load_model(model_args, lora_args, train_args)
+    tokenizer, model, resolved = load_model(model_args, lora_args, train_args, keep_base)
     with train_args.main_process_first(desc="tokenising"):
         dataset, data_stats = build_dataset(tokenizer, data_args.data_path, train_args.model_max_length)
     if len(dataset) == 0:
@@ -530,4 +578,6 @@ def train_with(model_args: ModelArguments, data_args: DataArguments, lora_args: 
                 else f"mean loss {record['train_loss']:.4f}")
         print(f"adapter -> {out} ({trainer.state.global_step} steps, {loss}, pad share per epoch "
               f"{pad_history})")
+    if keep_base and reusable_base(lora_args, train_args):
+        _keep_base(trainer.model, tokenizer, train_args)
     return record
