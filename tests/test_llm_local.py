@@ -216,3 +216,45 @@ def test_demo_base_model_starts_with_heads_that_look_one_to_four_tokens_back(tmp
     assert att[0, rows, rows - 1].mean().item() < 0.5
     with pytest.raises(ValueError, match="previous_token_heads"):
         build_tiny_model(tmp_path / "bad", TinyConfig(previous_token_heads=(1, 2, 3)))   # 2 heads
+
+
+def test_prefix_reuse_gives_the_uncached_greedy_outputs(tiny_model, tiny_adapters, tmp_path):
+    """Group planning on the local backend with the prefix cache (the instruction shared by every
+    question, each question's scratchpad across its steps and roles, mixed adapters and cached
+    lengths in one batch) writes the same trajectories as without it, and reads most prompt
+    tokens from the cache."""
+    from autoact.agents.group import GroupPlanningAgent
+    from autoact.agents.runner import run_all
+    from autoact.agents.setup import make_solver
+    from autoact.io import JsonlLog
+    from autoact.llm import RoleMap
+    from autoact.llm.hf_backend import HFLLM
+    from autoact.tasks import get_task
+    from autoact.tools import Environment, default_selection
+    from autoact.tools.corpus import OfflineCorpus, distractor_index
+
+    class Args:
+        max_steps, max_context_len, max_tokens, temperature, top_p, top_k, seed = 3, 4096, 8, 0.0, 1.0, -1, 0
+
+    task = get_task("hotpotqa")
+    examples = task.load_file(Path(__file__).resolve().parents[1] /
+                              "Self_Planning/Group_Planning/benchmark_run/data/hotpotqa/easy.jsonl")[:6]
+    corpus = OfflineCorpus(distractor_index())
+    steps = {}
+    for label, mb in (("cached", 64), ("uncached", 0)):
+        llm = HFLLM(str(tiny_model), {k: str(v) for k, v in tiny_adapters.items()}, dtype="float32",
+                    device="cpu", prefix_cache_mb=mb, batch_wait=0.02)
+        solve = make_solver(task, default_selection(task.default_tools), Environment(wiki=corpus, search=corpus),
+                            llm, GroupPlanningAgent(llm, RoleMap()), Args, {})
+        with JsonlLog(tmp_path / f"{label}.jsonl") as log:
+            records = run_all(examples, solve, log, workers=6, show_progress=False)
+        assert not any(r["error"] for r in records)
+        steps[label] = [[(s["thought"], s["action"]) for s in r["steps"]] for r in records]
+        if mb:
+            assert llm.reused_tokens > 0.6 * llm.prompt_tokens, (llm.reused_tokens, llm.prompt_tokens)
+            assert llm.prefixes.used <= 64 * 2**20
+        else:
+            assert llm.prefixes is None and llm.reused_tokens == 0
+        llm.close()
+    assert steps["cached"] == steps["uncached"]
+    assert sum(len(s) for s in steps["cached"]) >= 6

@@ -59,6 +59,11 @@ class LLMSettings:
     device: str = option("auto", group=_LLM, help="hf backend: cpu, cuda, cuda:1 ... (default auto)")
     max_batch_size: int = option(16, type=positive_int, group=_LLM,
                                  help="hf backend: most rows per generate() call (default 16)")
+    prefix_cache_mb: int = option(1024, type=non_negative_int, group=_LLM,
+                                  help="hf backend: memory for the key/value cache of past prompts, from which a "
+                                       "new prompt's shared prefix (the instruction, a question's scratchpad) is "
+                                       "reused instead of recomputed; greedy outputs are the same (default 1024; "
+                                       "0: off)")
     trust_remote_code: bool = option(False, kind="switch", group=_LLM,
                                      help="hf backend: allow model code from the model folder (off by default)")
     scripted_replies: str | None = option(None, metavar="FILE", group=_LLM,
@@ -123,4 +128,5 @@ def make_llm(settings: LLMSettings, model_name: str | None = None,
                           f"--base_url is used only by --backend openai")
     from autoact.llm.hf_backend import HFLLM
     return HFLLM(path, adapters, default_model=model_name, dtype=s.dtype, device=s.device,
-                 max_batch_size=s.max_batch_size, trust_remote_code=s.trust_remote_code)
+                 max_batch_size=s.max_batch_size, trust_remote_code=s.trust_remote_code,
+                 prefix_cache_mb=s.prefix_cache_mb)

@@ -9,6 +9,15 @@ the requests that arrive within ``batch_wait`` seconds (up to ``max_batch_size``
 them by sampling settings and runs one left-padded ``generate`` per group. Each row stops at
 its own stop strings and ``max_tokens``.
 
+Prefix reuse: the key/value cache of every prompt is kept (per adapter, newest first, within
+``prefix_cache_mb``), and a new prompt starts from the longest prefix it shares with a kept one:
+the agents' shared instruction across all questions, and a question's own scratchpad across its
+steps and roles' calls. Rows of one ``generate`` may reuse prefixes of different lengths: each
+row's cached part is left-padded to the longest, its new part after it, and the attention mask
+skips both paddings (positions follow the mask), so greedy outputs equal the uncached path's
+(tested). Used with full-attention models whose positions follow the mask (Llama, Mistral, Qwen
+without a sliding window); off otherwise or with ``prefix_cache_mb`` 0.
+
 ``num_beams`` is not applied here: decoding samples (or is greedy) as the other settings say,
 which is what the reference's FastChat server did with the ``num_beams`` it was sent (its
 request schema has no such field, so it was dropped). A notice says so once.
@@ -18,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import queue
+from collections import OrderedDict
 import threading
 import time
 import warnings
@@ -53,6 +63,59 @@ def _group_key(p: SamplingParams) -> tuple:
     batch seeds the generator with its first row's seed, so sampling is reproducible for the
     same batch composition, and greedy decoding does not depend on it."""
     return (p.greedy, p.temperature if not p.greedy else 0.0, p.top_p, p.top_k)
+
+
+class _PrefixStore:
+    """Prompts' token ids and the key/value tensors of their tokens, per adapter, least recently
+    used first out once over ``budget`` bytes."""
+
+    def __init__(self, budget: int):
+        self.budget = budget
+        self.used = 0
+        self.entries: OrderedDict[int, tuple[str, torch.Tensor, list, int]] = OrderedDict()
+        self._next = 0
+
+    def best(self, adapter: str, ids: torch.Tensor) -> tuple[int | None, int]:
+        """The kept prompt sharing the longest prefix with ``ids`` (same adapter), and its length."""
+        best_key, best_len = None, 0
+        for key, (name, kept, _, _) in self.entries.items():
+            if name != adapter:
+                continue
+            n = min(len(kept), len(ids))
+            if n <= best_len:
+                continue
+            diff = (kept[:n] != ids[:n]).nonzero()
+            common = int(diff[0]) if len(diff) else n
+            if common > best_len:
+                best_key, best_len = key, common
+        if best_key is not None:
+            self.entries.move_to_end(best_key)
+        return best_key, best_len
+
+    def layers(self, key: int) -> list:
+        return self.entries[key][2]
+
+    def add(self, adapter: str, ids: torch.Tensor, layers: list) -> None:
+        size = sum(k.numel() * k.element_size() + v.numel() * v.element_size() for k, v in layers)
+        if size > self.budget:
+            return
+        self.entries[self._next] = (adapter, ids, layers, size)
+        self._next += 1
+        self.used += size
+        while self.used > self.budget:
+            _, (_, _, _, freed) = self.entries.popitem(last=False)
+            self.used -= freed
+
+
+#: model types whose positions follow the attention mask in generate() and whose layers all
+#: attend to the whole context: the prefix cache's layout is exact for them
+PREFIX_CACHE_MODELS = ("llama", "mistral", "qwen2", "qwen3")
+
+
+def prefix_cache_ok(config) -> bool:
+    layer_types = getattr(config, "layer_types", None) or ["full_attention"]
+    return getattr(config, "model_type", "") in PREFIX_CACHE_MODELS and not getattr(config, "sliding_window", None) \
+        and all(t == "full_attention" for t in layer_types)
 
 
 def resolve_dtype(dtype: str, device: str):
@@ -97,7 +160,7 @@ class HFLLM(LLM):
     def __init__(self, model_path: str, adapters: dict[str, str] | None = None, *,
                  default_model: str | None = None, dtype: str = "auto", device: str = "auto",
                  max_batch_size: int = 16, batch_wait: float = 0.01,
-                 trust_remote_code: bool = False):
+                 trust_remote_code: bool = False, prefix_cache_mb: int = 1024):
         from transformers import AutoModelForCausalLM, AutoTokenizer
         from transformers.utils import logging as hf_logging
 
@@ -139,6 +202,12 @@ class HFLLM(LLM):
         self.max_batch_size = max_batch_size
         self.batch_wait = batch_wait
         self.batches = 0          # generate() calls made, for benchmarks and tests
+        base_config = getattr(self.model, "base_model", self.model)
+        base_config = getattr(getattr(base_config, "model", base_config), "config", None) or self.model.config
+        use_prefix = prefix_cache_mb > 0 and prefix_cache_ok(base_config)
+        self.prefixes = _PrefixStore(prefix_cache_mb * 2**20) if use_prefix else None
+        self.prompt_tokens = 0    # prompt tokens of every row, and those read from the prefix cache
+        self.reused_tokens = 0
         self._beams_noted = False
         self._tok_lock = threading.Lock()
         self._queue: queue.Queue[_Job | None] = queue.Queue()
@@ -233,16 +302,57 @@ class HFLLM(LLM):
                 return
 
     def _generate(self, jobs: list[_Job]) -> list[tuple[str, int, int, str]]:
-        """Run one generate() over ``jobs`` (same sampling settings). Returns per row
-        (text, prompt_tokens, completion_tokens, finish_reason)."""
-        from transformers import GenerationConfig, StoppingCriteriaList
+        """Run ``jobs`` (same sampling settings); returns per row (text, prompt_tokens,
+        completion_tokens, finish_reason). Rows whose new part (after the prefix read from the
+        cache) is much longer than the others' run in a generate() of their own: in one batch,
+        every row would pay for the longest new part."""
+        with self._tok_lock:
+            ids = [torch.tensor(x, dtype=torch.long) for x in self.tokenizer([j.prompt for j in jobs])["input_ids"]]
+        # each row: the longest prefix of a kept prompt (same adapter), leaving one token to run
+        hits = [self.prefixes.best(j.model, x) if self.prefixes is not None else (None, 0) for j, x in zip(jobs, ids)]
+        cached = [min(n, len(x) - 1) if key is not None else 0 for (key, n), x in zip(hits, ids)]
+        new = [len(x) - c for x, c in zip(ids, cached)]
+        short = min(new)
+        parts = [[i for i in range(len(jobs)) if new[i] <= 4 * short + 64]]
+        parts.append([i for i in range(len(jobs)) if i not in parts[0]])
+        out: dict[int, tuple] = {}
+        for part in (p for p in parts if p):
+            rows = self._generate_rows([jobs[i] for i in part], [ids[i] for i in part], [hits[i] for i in part],
+                                       [cached[i] for i in part])
+            out.update(zip(part, rows))
+        return [out[i] for i in range(len(jobs))]
+
+    def _generate_rows(self, jobs, ids, hits, cached) -> list[tuple[str, int, int, str]]:
+        """One generate() over ``jobs``: token ``ids``, the kept prompt each reuses and how much."""
+        from transformers import DynamicCache, GenerationConfig, StoppingCriteriaList
 
         params = jobs[0].params
-        with self._tok_lock:
-            enc = self.tokenizer([j.prompt for j in jobs], return_tensors="pt", padding=True)
-        input_ids = enc["input_ids"].to(self.device)
-        attention = enc["attention_mask"].to(self.device)
+        width_c = max(cached)
+        width_s = max(len(x) - c for x, c in zip(ids, cached))
+        pad = self.tokenizer.pad_token_id
+        rows, masks = [], []
+        for x, c in zip(ids, cached):     # [pad][cached part][pad][new part]
+            s = len(x) - c
+            rows.append(torch.cat([torch.full((width_c - c,), pad), x[:c], torch.full((width_s - s,), pad), x[c:]]))
+            masks.append(torch.tensor([0] * (width_c - c) + [1] * c + [0] * (width_s - s) + [1] * s))
+        input_ids = torch.stack(rows).to(self.device)
+        attention = torch.stack(masks).to(self.device)
         prompt_len = input_ids.shape[1]
+        cache = None
+        if width_c:
+            per_row = [self.prefixes.layers(key) if c else None for (key, _), c in zip(hits, cached)]
+            template = next(r for r in per_row if r is not None)
+            layers = []
+            for layer, (k0, v0) in enumerate(template):
+                ks, vs = [], []
+                for row, c in zip(per_row, cached):
+                    shape = (1, k0.shape[1], width_c - c, k0.shape[3])
+                    k = row[layer][0][:, :, :c] if c else k0[:, :, :0]
+                    v = row[layer][1][:, :, :c] if c else v0[:, :, :0]
+                    ks.append(torch.cat([k0.new_zeros(shape), k], dim=2))
+                    vs.append(torch.cat([v0.new_zeros((1, v0.shape[1], width_c - c, v0.shape[3])), v], dim=2))
+                layers.append((torch.cat(ks).to(self.device), torch.cat(vs).to(self.device)))
+            cache = DynamicCache(ddp_cache_data=layers)
         max_new = [j.params.max_tokens for j in jobs]
         stops = [j.params.stop for j in jobs]
         criteria = StoppingCriteriaList([_RowStop(self.tokenizer, prompt_len, stops, max_new,
@@ -256,15 +366,23 @@ class HFLLM(LLM):
             pad_token_id=self.tokenizer.pad_token_id,
             eos_token_id=self.tokenizer.eos_token_id,
         )
-        kwargs = {}
+        kwargs: dict = {"return_dict_in_generate": True}
+        if cache is not None:
+            kwargs["cache"] = cache
         if self.adapter_names:
             kwargs["adapter_names"] = [j.model for j in jobs]
         if params.seed is not None and not params.greedy:
             torch.manual_seed(params.seed)
         with torch.inference_mode():
-            out = self.model.generate(input_ids=input_ids, attention_mask=attention,
-                                      generation_config=cfg, stopping_criteria=criteria, **kwargs)
+            result = self.model.generate(input_ids=input_ids, attention_mask=attention,
+                                         generation_config=cfg, stopping_criteria=criteria, **kwargs)
+        out = result.sequences
         self.batches += 1
+        self.prompt_tokens += sum(len(x) for x in ids)
+        self.reused_tokens += sum(cached)
+        kept = getattr(result, "past_key_values", None) or getattr(result, "cache", None)
+        if self.prefixes is not None and kept is not None:
+            self._keep_prompts(jobs, ids, cached, width_c, width_s, kept)
         for j in jobs:
             p = j.params
             self.decoding.add("generate", {
@@ -290,6 +408,20 @@ class HFLLM(LLM):
                     reason = "stop"
                 rows.append((text, int(prompt_tokens[i]), len(toks), reason))
         return rows
+
+
+    def _keep_prompts(self, jobs, ids, cached, width_c, width_s, cache) -> None:
+        """Keep each row's prompt and its key/values (the columns of its own tokens), unless a
+        kept prompt already covers it."""
+        layers = [(layer.keys, layer.values) for layer in cache.layers]
+        for i, (job, x, c) in enumerate(zip(jobs, ids, cached)):
+            if c >= len(x) - 1:
+                continue
+            s = len(x) - c
+            cols = torch.cat([torch.arange(width_c - c, width_c), torch.arange(width_c + width_s - s, width_c + width_s)])
+            cols = cols.to(layers[0][0].device)
+            self.prefixes.add(job.model, x, [(k[i:i + 1].index_select(2, cols), v[i:i + 1].index_select(2, cols))
+                                             for k, v in layers])
 
 
 class _RowStop(StoppingCriteria):
