@@ -437,6 +437,7 @@ class Pipeline:
             "timings": self.work / "timings.json",
         }
         self.main_method, self.compare = eval_methods(config)
+        self.retrained: set[Path] = set()     # adapters trained in this run (their evaluations start afresh)
 
     # -- helpers -----------------------------------------------------------------------------
     def section(self, stage: str) -> dict:
@@ -606,6 +607,7 @@ class Pipeline:
                 print(f"  the {label} agent is up to date: {out}")
                 continue
             trained += 1
+            self.retrained.add(out)
             print(f"  training the {label} agent -> {out}")
             if launcher == "python":         # one process: the base is loaded once for every agent
                 from autoact.stages import training
@@ -682,6 +684,12 @@ class Pipeline:
                 wired["single_agent"] = str(self.paths["lora"] / "single")
             if kind == "autoact_per_tool":
                 wired["tool_agents"] = [f"{tool}={lora / name}" for tool, name in self.per_tool_agents().items()]
+        used = {Path(str(wired.get("single_agent")))} if kind == "single" else \
+            {Path(str(wired.get(f"{r}_agent"))) for r in ROLES} | \
+            {Path(spec.split("=", 1)[1]) for spec in wired.get("tool_agents", [])}
+        if kind in TUNED_METHODS and used & self.retrained:
+            # answers of the agents this run replaced are not kept: the evaluation starts afresh
+            wired["overwrite"] = True
         if self.section("filter").get("criterion") == "none" and "label" not in sec and kind in TUNED_METHODS:
             # agents trained on unfiltered trajectories: the paper's -filtering ablation
             wired["label"] = f"{method} -filtering"

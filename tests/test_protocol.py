@@ -631,6 +631,13 @@ def test_pipeline_trains_and_wires_the_ablations_of_one_run(tmp_path, monkeypatc
     assert per_tool.method == "autoact_per_tool" and per_tool.tool_agent == str(work / "lora" / "tool")
     assert per_tool.tool_agents == [f"BingSearch={work / 'lora' / 'tool_BingSearch'}",
                                     f"Code Interpreter={work / 'lora' / 'tool_Code_Interpreter'}"]
+    # agents retrained in this run: the evaluations that use them start afresh, the others resume
+    calls.clear()
+    p.retrained = {work / "lora" / "plan"}
+    p.eval()
+    fresh = {Path(s.save_path).name: s.overwrite for stage, s in calls if stage == "eval"}
+    assert fresh == {"eval": True, "eval_autoact_per_tool": True, "eval_no_filter": False, "eval_zeroshot": False,
+                     "eval_single": False, "eval_no_reflect": True}
     with pytest.raises(ConfigError, match="no_filter trains on the unfiltered"):
         pipeline.validate(cfg | {"filter": {"filter_num": 8, "criterion": "none"}})
 

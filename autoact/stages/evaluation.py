@@ -166,8 +166,6 @@ def run(settings: Settings) -> bool:
 def up_to_date(settings: Settings, groups: dict, logs: dict, out_dir) -> bool:
     """Every question answered without an error and the summary written by a run with these
     settings: nothing to do (and no model to load)."""
-    import json
-
     from autoact.errors import DataError
     from autoact.io import read_json
     for level, examples in groups.items():
@@ -178,8 +176,14 @@ def up_to_date(settings: Settings, groups: dict, logs: dict, out_dir) -> bool:
         config = read_json(out_dir / "eval.config.json")
     except DataError:
         return False
-    request = json.loads(json.dumps(public(settings), default=str))
-    return isinstance(config, dict) and config.get("request") == request and (out_dir / "summary.json").is_file()
+    return isinstance(config, dict) and config.get("request") == request_of(settings) and \
+        (out_dir / "summary.json").is_file()
+
+
+def request_of(settings: Settings) -> dict:
+    """The settings a complete evaluation is checked against: all but how it was started."""
+    import json
+    return {k: v for k, v in json.loads(json.dumps(public(settings), default=str)).items() if k != "overwrite"}
 
 
 def _evaluate(settings, task, prompts, tools, tools_source, groups, out_dir, paths) -> bool:
@@ -213,7 +217,7 @@ def _evaluate(settings, task, prompts, tools, tools_source, groups, out_dir, pat
     # with --overwrite the logs are replaced only once the inputs, tools and server are checked
     logs = open_logs() if not settings.overwrite else {}
     llm = None
-    request = public(settings)
+    request = request_of(settings)
     try:
         if logs and up_to_date(settings, groups, logs, out_dir):
             print(f"{out_dir}: every question is answered and the summary is up to date; nothing to do")
