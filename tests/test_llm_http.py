@@ -147,6 +147,18 @@ def test_many_requests_in_flight(fake_server):
     assert srv.max_in_flight <= 4
 
 
+def test_requests_from_one_thread_reuse_one_connection(fake_server):
+    """The light POST keeps its connection alive: sequential requests go over one socket, none
+    retried (a reply left unfinished once made every other request fail and retry)."""
+    srv = fake_server(policy)
+    llm = make(srv.url)
+    for i in range(10):
+        assert llm.complete([f"q{i}"], stop=["\n"])[0].text == "Thought: use tiny"
+    assert llm.usage.retries == 0 and len(srv.requests) == 10
+    assert len({tuple(r["client"]) for r in srv.requests}) == 1
+    llm.close()
+
+
 def test_calls_from_many_threads_share_the_backend(fake_server):
     srv = fake_server(lambda r: r.prompt.upper())
     llm = make(srv.url)

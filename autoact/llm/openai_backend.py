@@ -12,6 +12,7 @@ from many worker threads share one connection pool; ``max_in_flight`` bounds the
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import logging
@@ -108,6 +109,7 @@ def split_urls(value: str | Sequence[str] | None) -> list[str]:
 class _Server:
     url: str
     client: "openai.OpenAI"
+    post: Callable[[str, dict], object] | None = None   # the light POST (see OpenAILLM._poster)
     failures: int = 0            # consecutive failed requests
     rests: int = 0               # times it has been rested in a row
     rested_until: float = 0.0
@@ -140,7 +142,7 @@ class OpenAILLM(LLM):
         self.send_num_beams = True      # off once a server rejects the field (one notice)
         # A local server needs no key; the SDK insists on a non-empty string.
         key = api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY"
-        self.servers = [_Server(u, self._client(u, key, timeout, max_in_flight)) for u in urls]
+        self.servers = [_Server(u, *self._client(u, key, timeout, max_in_flight)) for u in urls]
         self._turn = itertools.count()
         self._health_lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(max_in_flight)
@@ -149,16 +151,51 @@ class OpenAILLM(LLM):
         self._rng = random.Random()
 
     @staticmethod
-    def _client(url: str, key: str, timeout: float, connections: int) -> "openai.OpenAI":
-        """An SDK client for one server. A query string in the URL (a proxy's ``?api_key=``) is
-        sent with every request rather than glued to the path."""
+    def _client(url: str, key: str, timeout: float, connections: int) -> tuple:
+        """An SDK client for one server and the light POST on the same HTTP client
+        (:meth:`_poster`). A query string in the URL (a proxy's ``?api_key=``) is sent with every
+        request rather than glued to the path."""
         from urllib.parse import parse_qsl, urlsplit, urlunsplit
         parts = urlsplit(url)
         query = dict(parse_qsl(parts.query, keep_blank_values=True))
         base = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
-        return openai.OpenAI(
-            base_url=base, api_key=key, timeout=timeout, max_retries=0, default_query=query or None,
-            http_client=openai.DefaultHttpxClient(transport=_DeadlineTransport(timeout, connections)))
+        http = openai.DefaultHttpxClient(transport=_DeadlineTransport(timeout, connections), timeout=timeout)
+        client = openai.OpenAI(base_url=base, api_key=key, timeout=timeout, max_retries=0,
+                               default_query=query or None, http_client=http)
+        if _proxied(base):               # http.client does not speak to proxies: httpx, which does
+            return client, OpenAILLM._poster(http, base, key, query)
+        return client, _KeptAlivePost(base, key, query, timeout)
+
+    @staticmethod
+    def _poster(http, base: str, key: str, query: dict) -> Callable[[str, dict], object]:
+        """``post(path, body) -> parsed JSON`` on the SDK client's HTTP connection pool, with its
+        URL, key, query and deadline, raising the SDK's error classes as its ``client.post`` does,
+        without its request machinery: half its CPU per request (``bench/llm_concurrency.py``),
+        which is what caps many requests in flight from one process."""
+        base = base.rstrip("/")
+        headers = {"Content-Type": "application/json", "Accept": "application/json",
+                   "Authorization": f"Bearer {key}"}
+
+        def post(path: str, body: dict) -> object:
+            try:
+                response = http.post(base + path, content=json.dumps(body).encode("utf-8"), headers=headers,
+                                     params=query or None)
+                content = response.read()
+            except httpx.TimeoutException as err:
+                raise openai.APITimeoutError(request=err.request) from err
+            except httpx.TransportError as err:
+                raise openai.APIConnectionError(request=err.request) from err
+            if response.status_code >= 400:
+                try:
+                    detail = json.loads(content)
+                except ValueError:
+                    detail = content.decode("utf-8", "replace")
+                inner = detail.get("error", detail) if isinstance(detail, dict) else detail
+                message = inner.get("message") if isinstance(inner, dict) else None
+                raise openai.APIStatusError(f"Error code: {response.status_code} - {message or detail}",
+                                            response=response, body=detail)
+            return json.loads(content)
+        return post
 
     # -- several servers ----------------------------------------------------------------------
     def _pick(self, avoid: _Server | None = None) -> _Server:
@@ -202,8 +239,8 @@ class OpenAILLM(LLM):
         reply is not a list of models."""
         server = server or self.servers[0]
 
-        def get(client):
-            data = client.get("/models", cast_to=object)
+        def get(target: _Server):
+            data = target.client.get("/models", cast_to=object)
             items = data.get("data") if isinstance(data, dict) else None
             if not isinstance(items, list) or not all(
                     isinstance(m, dict) and isinstance(m.get("id"), str) for m in items):
@@ -242,8 +279,8 @@ class OpenAILLM(LLM):
         return resolved
 
     # -- requests ----------------------------------------------------------------------------
-    def _call(self, fn: Callable[["openai.OpenAI"], T], what: str, server: _Server | None = None) -> T:
-        """``fn(client)`` with bounded retries; each retry may go to another healthy server."""
+    def _call(self, fn: Callable[[_Server], T], what: str, server: _Server | None = None) -> T:
+        """``fn(server)`` with bounded retries; each retry may go to another healthy server."""
         last: BaseException | None = None
         last_server = server
         for attempt in range(self.max_retries + 1):
@@ -255,7 +292,7 @@ class OpenAILLM(LLM):
             last_server = target
             try:
                 with self._slots:
-                    result = fn(target.client)
+                    result = fn(target)
                 self._record(target, True)
                 return result
             except openai.APIConnectionError as err:  # includes APITimeoutError
@@ -305,15 +342,15 @@ class OpenAILLM(LLM):
         return body
 
     def _post(self, path: str, body: dict, what: str) -> dict:
-        """POST through the SDK's documented generic request method (``client.post``): the same
-        client, auth, timeouts and error classes as ``client.completions.create``, without
-        building typed request and response objects, which cost ~1/3 of a request's CPU here.
+        """POST on the SDK client's connection pool (:meth:`_poster`): the same URL, auth,
+        timeouts and error classes as ``client.completions.create``, without building typed
+        request and response objects or the SDK's request options.
 
         A server that rejects ``num_beams`` (HTTP 400 naming it, as OpenAI's own API does) gets
         the request again without it, and no request carries it from then on (one notice)."""
         chat = path.endswith("chat/completions")
         try:
-            data = self._call(lambda c: _checked(c.post(path, body=body, cast_to=object), chat), what=what)
+            data = self._call(lambda target: _checked(target.post(path, body), chat), what=what)
         except LLMRequestRejected as err:
             if not ("num_beams" in body and err.status == 400 and "num_beams" in err.detail):
                 raise
@@ -322,7 +359,7 @@ class OpenAILLM(LLM):
                 log.warning("notice: the model server rejected num_beams (%s); sending requests "
                             "without it", err.detail[:120])
             body = {k: v for k, v in body.items() if k != "num_beams"}
-            data = self._call(lambda c: _checked(c.post(path, body=body, cast_to=object), chat), what=what)
+            data = self._call(lambda target: _checked(target.post(path, body), chat), what=what)
         self.decoding.add(path.strip("/").replace("/", "."),
                           {k: v for k, v in body.items() if k not in ("model", "prompt", "messages", "seed")}
                           | {"seeded": "seed" in body})
@@ -391,10 +428,112 @@ class OpenAILLM(LLM):
             self._pool = None
         for server in self.servers:
             server.client.close()
+            if isinstance(server.post, _KeptAlivePost):
+                server.post.close()
 
 
 #: the HTTP library the SDK is built on (httpx, or httpx2 in openai >= 3)
 httpx = importlib.import_module(openai.DefaultHttpxClient.__mro__[1].__module__.split(".")[0])
+
+
+def _proxied(url: str) -> bool:
+    """Whether the environment sends requests to ``url`` through a proxy."""
+    import urllib.request
+    from urllib.parse import urlsplit
+    parts = urlsplit(url)
+    return parts.scheme in urllib.request.getproxies() and not urllib.request.proxy_bypass(parts.hostname or "")
+
+
+class _KeptAlivePost:
+    """``post(path, body) -> parsed JSON`` over ``http.client``: one kept-alive connection per
+    thread, a whole-request deadline (headers and a body that trickles in included), and the SDK's
+    error classes, so retries and messages are those of every other request. A quarter of the
+    SDK's CPU per request (``bench/llm_concurrency.py``), which is what limits many requests in
+    flight from one process."""
+
+    def __init__(self, base: str, key: str, query: dict, timeout: float):
+        import http.client
+        from urllib.parse import urlencode, urlsplit
+        parts = urlsplit(base)
+        self.url = base.rstrip("/")
+        self.path = parts.path.rstrip("/")
+        self.query = "?" + urlencode(query) if query else ""
+        self.connect = functools.partial(
+            http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection,
+            parts.hostname, parts.port, timeout=timeout)
+        self.headers = {"Content-Type": "application/json", "Accept": "application/json",
+                        "Authorization": f"Bearer {key}"}
+        self.timeout = timeout
+        self.local = threading.local()
+        self.opened: list = []
+        self.lock = threading.Lock()
+
+    def _connection(self):
+        conn = getattr(self.local, "conn", None)
+        if conn is None:
+            conn = self.local.conn = self.connect()
+            with self.lock:
+                self.opened.append(conn)
+        return conn
+
+    def _drop(self) -> None:
+        conn = getattr(self.local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self.local.conn = None
+
+    def __call__(self, path: str, body: dict) -> object:
+        import http.client
+        import socket
+        data = json.dumps(body).encode("utf-8")
+        request = httpx.Request("POST", self.url + path)        # what the SDK's errors carry
+        deadline = time.monotonic() + self.timeout
+        for attempt in (0, 1):
+            conn = self._connection()
+            reused = conn.sock is not None
+            try:
+                conn.request("POST", self.path + path + self.query, data, self.headers)
+                conn.sock.settimeout(max(0.001, deadline - time.monotonic()))
+                response = conn.getresponse()
+                chunks = []
+                while chunk := response.read1(65536):
+                    chunks.append(chunk)
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"the reply took longer than {self.timeout:g} s")
+                    conn.sock.settimeout(max(0.001, deadline - time.monotonic()))
+                chunks.append(response.read())     # nothing left: marks the reply done for the next request
+                content = b"".join(chunks)
+                if response.will_close:
+                    self._drop()
+                break
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as err:
+                self._drop()
+                if attempt == 0 and reused:      # the server closed the kept-alive connection: a new one
+                    continue
+                raise openai.APIConnectionError(request=request) from err
+            except (socket.timeout, TimeoutError) as err:
+                self._drop()
+                raise openai.APITimeoutError(request=request) from err
+            except (OSError, http.client.HTTPException) as err:
+                self._drop()
+                raise openai.APIConnectionError(request=request) from err
+        if response.status >= 400:
+            try:
+                detail = json.loads(content)
+            except ValueError:
+                detail = content.decode("utf-8", "replace")
+            inner = detail.get("error", detail) if isinstance(detail, dict) else detail
+            message = inner.get("message") if isinstance(inner, dict) else None
+            reply = httpx.Response(response.status, content=content, request=request)
+            raise openai.APIStatusError(f"Error code: {response.status} - {message or detail}",
+                                        response=reply, body=detail)
+        return json.loads(content)
+
+    def close(self) -> None:
+        with self.lock:
+            for conn in self.opened:
+                conn.close()
+            self.opened.clear()
 
 
 class _DeadlineTransport(httpx.BaseTransport):

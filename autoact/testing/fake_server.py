@@ -152,7 +152,7 @@ class _Handler(BaseHTTPRequestHandler):
         chat = path.endswith("chat/completions")
         model = body.get("model")
         fault = fake._next_fault()
-        fake._log({"path": path, "model": model, "fault": fault,
+        fake._log({"path": path, "model": model, "fault": fault, "client": list(self.client_address),
                    "prompt": body.get("prompt") if not chat else None,
                    "messages": body.get("messages") if chat else None,
                    "params": {k: body[k] for k in _SAMPLING_KEYS if k in body}})
