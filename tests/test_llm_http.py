@@ -233,3 +233,27 @@ def test_base_url_flag_repeated_or_comma_separated(fake_server):
     assert [h["url"] for h in llm.health()] == [a.url, b.url, c.url]
     llm.complete(["x", "y", "z"])
     assert [len(srv.requests) for srv in (a, b, c)] == [1, 1, 1]     # one completion each
+
+
+def test_the_httpx_post_used_for_https_and_proxies_behaves_as_the_light_one(fake_server):
+    """HTTPS and proxied servers get their completions through the SDK's httpx client
+    (``OpenAILLM._poster``): the same replies and the same error classes as the http.client path."""
+    import openai
+
+    from autoact.llm.openai_backend import _KeptAlivePost
+    srv = fake_server(policy)
+    _, light = OpenAILLM._client(srv.url, "k", 5.0, 4)
+    assert isinstance(light, _KeptAlivePost)
+    http = openai.DefaultHttpxClient(timeout=5.0)
+    heavy = OpenAILLM._poster(http, srv.url, "k", {})
+    body = {"model": "tiny", "prompt": "Question: x", "max_tokens": 8, "stop": ["\n"]}
+    assert heavy("/completions", body)["choices"][0]["text"] == light("/completions", body)["choices"][0]["text"]
+    for post in (heavy, light):
+        with pytest.raises(openai.APIStatusError) as err:
+            post("/completions", {**body, "model": "nope"})
+        assert err.value.status_code == 404 and "nope" in str(err.value)
+    dead = f"http://127.0.0.1:{free_port()}/v1"
+    for post in (OpenAILLM._poster(http, dead, "k", {}), OpenAILLM._client(dead, "k", 5.0, 4)[1]):
+        with pytest.raises(openai.APIConnectionError):
+            post("/completions", body)
+    light.close()

@@ -162,7 +162,8 @@ class OpenAILLM(LLM):
         http = openai.DefaultHttpxClient(transport=_DeadlineTransport(timeout, connections), timeout=timeout)
         client = openai.OpenAI(base_url=base, api_key=key, timeout=timeout, max_retries=0,
                                default_query=query or None, http_client=http)
-        if _proxied(base):               # http.client does not speak to proxies: httpx, which does
+        if parts.scheme != "http" or _proxied(base):
+            # TLS (certificates as the SDK checks them) and proxies: through the SDK's httpx client
             return client, OpenAILLM._poster(http, base, key, query)
         return client, _KeptAlivePost(base, key, query, timeout)
 
@@ -445,7 +446,7 @@ def _proxied(url: str) -> bool:
 
 
 class _KeptAlivePost:
-    """``post(path, body) -> parsed JSON`` over ``http.client``: one kept-alive connection per
+    """``post(path, body) -> parsed JSON`` over ``http.client`` (plain HTTP): one kept-alive connection per
     thread, a whole-request deadline (headers and a body that trickles in included), and the SDK's
     error classes, so retries and messages are those of every other request. A quarter of the
     SDK's CPU per request (``bench/llm_concurrency.py``), which is what limits many requests in
@@ -458,9 +459,7 @@ class _KeptAlivePost:
         self.url = base.rstrip("/")
         self.path = parts.path.rstrip("/")
         self.query = "?" + urlencode(query) if query else ""
-        self.connect = functools.partial(
-            http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection,
-            parts.hostname, parts.port, timeout=timeout)
+        self.connect = functools.partial(http.client.HTTPConnection, parts.hostname, parts.port, timeout=timeout)
         self.headers = {"Content-Type": "application/json", "Accept": "application/json",
                         "Authorization": f"Bearer {key}"}
         self.timeout = timeout
