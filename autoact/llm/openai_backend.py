@@ -187,14 +187,7 @@ class OpenAILLM(LLM):
             except httpx.TransportError as err:
                 raise openai.APIConnectionError(request=err.request) from err
             if response.status_code >= 400:
-                try:
-                    detail = json.loads(content)
-                except ValueError:
-                    detail = content.decode("utf-8", "replace")
-                inner = detail.get("error", detail) if isinstance(detail, dict) else detail
-                message = inner.get("message") if isinstance(inner, dict) else None
-                raise openai.APIStatusError(f"Error code: {response.status_code} - {message or detail}",
-                                            response=response, body=detail)
+                raise _status_error(response, content)
             return json.loads(content)
         return post
 
@@ -437,6 +430,18 @@ class OpenAILLM(LLM):
 httpx = importlib.import_module(openai.DefaultHttpxClient.__mro__[1].__module__.split(".")[0])
 
 
+def _status_error(response: "httpx.Response", content: bytes) -> "openai.APIStatusError":
+    """The SDK's error for an HTTP error reply, its message from an OpenAI-style error body."""
+    try:
+        detail = json.loads(content)
+    except ValueError:
+        detail = content.decode("utf-8", "replace")
+    inner = detail.get("error", detail) if isinstance(detail, dict) else detail
+    message = inner.get("message") if isinstance(inner, dict) else None
+    return openai.APIStatusError(f"Error code: {response.status_code} - {message or detail}",
+                                 response=response, body=detail)
+
+
 def _proxied(url: str) -> bool:
     """Whether the environment sends requests to ``url`` through a proxy."""
     import urllib.request
@@ -517,15 +522,7 @@ class _KeptAlivePost:
                 self._drop()
                 raise openai.APIConnectionError(request=request) from err
         if response.status >= 400:
-            try:
-                detail = json.loads(content)
-            except ValueError:
-                detail = content.decode("utf-8", "replace")
-            inner = detail.get("error", detail) if isinstance(detail, dict) else detail
-            message = inner.get("message") if isinstance(inner, dict) else None
-            reply = httpx.Response(response.status, content=content, request=request)
-            raise openai.APIStatusError(f"Error code: {response.status} - {message or detail}",
-                                        response=reply, body=detail)
+            raise _status_error(httpx.Response(response.status, content=content, request=request), content)
         return json.loads(content)
 
     def close(self) -> None:
