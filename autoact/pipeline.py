@@ -606,8 +606,7 @@ class Pipeline:
             if _trained_for(out, request):
                 print(f"  the {label} agent is up to date: {out}")
                 continue
-            trained += 1
-            self.retrained.add(out)
+            before = _sha256(out / RECORD_FILE) if (out / RECORD_FILE).is_file() else None
             print(f"  training the {label} agent -> {out}")
             if launcher == "python":         # one process: the base is loaded once for every agent
                 from autoact.stages import training
@@ -617,7 +616,11 @@ class Pipeline:
             if not (out / RECORD_FILE).exists():
                 raise ConfigError(f"training the {label} agent did not produce {out / RECORD_FILE}")
             from autoact.io import write_json_atomic
-            write_json_atomic(out / REQUEST_FILE, request | {"record_sha256": _sha256(out / RECORD_FILE)})
+            after = _sha256(out / RECORD_FILE)
+            if after != before:       # trained now (not an adapter the trainer found up to date)
+                trained += 1
+                self.retrained.add(out)
+            write_json_atomic(out / REQUEST_FILE, request | {"record_sha256": after})
         from autoact.stages.training import release_bases
         release_bases()
         return ("done" if trained else "skip"), self.paths["lora"]

@@ -69,6 +69,14 @@ def test_smoke_pipeline_end_to_end_then_rerun_skips(tmp_path):
     assert "torch" not in imported and "transformers" not in imported and "matplotlib" not in imported
     assert (work / "report" / "report.md").read_bytes() == report_bytes
     assert json.loads((work / "timings.json").read_text()) == timings
+    # an adapter without its request file (a folder from an older version): the trainer finds it
+    # up to date, nothing is retrained and the evaluation is not redone
+    (work / "lora" / "plan" / "autoact_request.json").unlink()
+    older = pipeline(work, "--only", "train,eval")
+    assert older.returncode == 0, older.stderr[-2000:]
+    assert "already holds an adapter trained on this data" in older.stdout
+    assert "[train] skipped (complete)" in older.stdout and "[eval] skipped (complete)" in older.stdout
+    assert (work / "lora" / "plan" / "autoact_request.json").is_file()
     # a changed setting is not taken for done: the evaluation runs again under the new label
     relabel = pipeline(work, "--set", "eval.label=autoact-b", "--only", "eval,report")
     assert relabel.returncode == 0, relabel.stderr[-2000:]
