@@ -202,9 +202,7 @@ class HFLLM(LLM):
         self.max_batch_size = max_batch_size
         self.batch_wait = batch_wait
         self.batches = 0          # generate() calls made, for benchmarks and tests
-        base_config = getattr(self.model, "base_model", self.model)
-        base_config = getattr(getattr(base_config, "model", base_config), "config", None) or self.model.config
-        use_prefix = prefix_cache_mb > 0 and prefix_cache_ok(base_config)
+        use_prefix = prefix_cache_mb > 0 and prefix_cache_ok(self.model.config)    # peft passes the base's
         self.prefixes = _PrefixStore(prefix_cache_mb * 2**20) if use_prefix else None
         self.prompt_tokens = 0    # prompt tokens of every row, and those read from the prefix cache
         self.reused_tokens = 0
@@ -305,7 +303,7 @@ class HFLLM(LLM):
         """Run ``jobs`` (same sampling settings); returns per row (text, prompt_tokens,
         completion_tokens, finish_reason). Rows whose new part (after the prefix read from the
         cache) is much longer than the others' run in a generate() of their own: in one batch,
-        every row would pay for the longest new part."""
+        every row would pay for the longest new part. Without the cache, one generate() as before."""
         with self._tok_lock:
             ids = [torch.tensor(x, dtype=torch.long) for x in self.tokenizer([j.prompt for j in jobs])["input_ids"]]
         # each row: the longest prefix of a kept prompt (same adapter), leaving one token to run
@@ -313,7 +311,7 @@ class HFLLM(LLM):
         cached = [min(n, len(x) - 1) if key is not None else 0 for (key, n), x in zip(hits, ids)]
         new = [len(x) - c for x, c in zip(ids, cached)]
         short = min(new)
-        parts = [[i for i in range(len(jobs)) if new[i] <= 4 * short + 64]]
+        parts = [[i for i in range(len(jobs)) if self.prefixes is None or new[i] <= 4 * short + 64]]
         parts.append([i for i in range(len(jobs)) if i not in parts[0]])
         out: dict[int, tuple] = {}
         for part in (p for p in parts if p):
