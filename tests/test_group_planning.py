@@ -193,6 +193,37 @@ def test_summary_numbers_by_hand(tmp_path):
     assert "medium" not in s["levels"]
 
 
+def test_one_statistics_convention_in_the_summary_the_report_and_the_analysis(tmp_path):
+    """Four questions, one of them errored after two steps with a partial reward and a stray
+    ``correct``: the run summary, the report's cell and the analysis row all count it as wrong
+    and keep it in every denominator (the paper's denominators are the full question sets)."""
+    from autoact.agents.runner import summarize
+    from autoact.report.analysis import analyse
+    from autoact.report.summary import level_row
+
+    recs = [
+        {"id": "1", "level": "easy", "correct": True, "reward": 1.0, "n_steps": 3, "halted": False, "error": None,
+         "usage": {"calls": 7, "prompt_tokens": 70, "completion_tokens": 7}},
+        {"id": "2", "level": "easy", "correct": False, "reward": 0.5, "n_steps": 5, "halted": True, "error": None},
+        {"id": "3", "level": "easy", "correct": True, "reward": 1.0, "n_steps": 2, "halted": False, "error": None},
+        {"id": "4", "level": "easy", "correct": True, "reward": 0.8, "n_steps": 2, "halted": True,
+         "error": "RuntimeError: server gone", "usage": {"calls": 2, "prompt_tokens": 20, "completion_tokens": 2}},
+    ]
+    run = summarize(recs)
+    cell = level_row(recs, ["em", "f1"])
+    log = tmp_path / "easy.jsonl"
+    log.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    (row,) = analyse([log])
+    assert run["accuracy"] == cell["em"] == row["accuracy"] == 0.5            # 2 of 4, not 2 of 3
+    assert run["mean_reward"] == cell["f1"] == row["f1"] == 0.625             # (1 + .5 + 1 + 0) / 4
+    assert run["mean_steps"] == cell["mean_steps"] == row["steps"] == 3.0     # (3 + 5 + 2 + 2) / 4
+    assert run["halted"] == cell["halted"] == 1 and row["halted"] == 0.25     # the errored one did not halt
+    assert run["errors"] == cell["errors"] == 1 and row["errors"] == 0.25
+    assert run["usage"] == cell["usage"] == {"calls": 9, "prompt_tokens": 90, "completion_tokens": 9}
+    assert row["prompt_tokens"] == 90
+    assert summarize([])["accuracy"] == level_row([], ["em"])["em"] == 0.0
+
+
 def test_report_table_csv_and_png(tmp_path):
     runs = []
     for method, f1 in (("autoact", 0.5), ("react", 0.25)):

@@ -483,7 +483,8 @@ def test_filter_and_analysis_read_a_reference_trajectory_log(tmp_path):
     proc = run_cli("Scripts/analysis.py", "--file_path", str(REF_LOG))
     assert proc.returncode == 0, proc.stderr
     row = proc.stdout.splitlines()[2].split(" | ")
-    assert row[1:5] == ["reference_trajectories", "5", "0.500", "0.500"]    # level, n, accuracy, f1 (no errors)
+    # level, n, accuracy, f1, halted, errors: the errored line counts as wrong, in the denominator
+    assert row[1:7] == ["reference_trajectories", "5", "0.400", "0.400", "0.200", "0.200"]
 
 
 def test_reference_eval_folders_report_and_resume(tmp_path, fake_server):

@@ -522,8 +522,9 @@ def test_analysis_table_and_csv(tmp_path):
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[2] == f"| {log} | easy | 2 | 0.500 | 0.750 | 0.500 | 0.000 | 3.00 | 1 | 0 | 1 | 150 | 15 |"
-    assert lines[3] == f"| {log} | hard | 2 | 0.000 | 0.000 | 0.000 | 0.500 | 3.00 | 0 | 1 | 1 | 0 | 0 |"
-    assert lines[4] == f"| {log} | all | 4 | 0.333 | 0.500 | 0.333 | 0.250 | 3.00 | 1 | 1 | 2 | 150 | 15 |"
+    # the errored question is wrong and in every denominator (its 0 steps too)
+    assert lines[3] == f"| {log} | hard | 2 | 0.000 | 0.000 | 0.000 | 0.500 | 1.50 | 0 | 1 | 1 | 0 | 0 |"
+    assert lines[4] == f"| {log} | all | 4 | 0.250 | 0.375 | 0.250 | 0.250 | 2.25 | 1 | 1 | 2 | 150 | 15 |"
     assert (tmp_path / "s.csv").read_text().startswith("file,level,n,accuracy,f1")
     proc = run_cli("Scripts/analysis.py", str(tmp_path / "nothing"))
     assert proc.returncode == 2 and "no such file or folder" in proc.stderr

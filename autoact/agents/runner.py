@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from autoact.errors import AutoActError
 from autoact.io import JsonlLog
+from autoact.stats import question_stats
 from autoact.tasks.base import Example
 
 log = logging.getLogger(__name__)
@@ -39,19 +40,13 @@ class TooManyFailures(AutoActError):
 
 
 def summarize(records: Sequence[dict]) -> dict:
-    n = len(records)
-    ok = [r for r in records if not r.get("error")]
-    usage = {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0}
-    for r in records:
-        for k in usage:
-            usage[k] += int((r.get("usage") or {}).get(k, 0))
+    """A run's ``summary.json`` figures (:func:`autoact.stats.question_stats`: every question in
+    every denominator, an errored one wrong)."""
+    s = question_stats(records)
     return {
-        "questions": n, "errors": n - len(ok),
-        "accuracy": round(sum(bool(r.get("correct")) for r in ok) / len(ok), 4) if ok else 0.0,
-        "mean_reward": round(sum(float(r.get("reward") or 0) for r in ok) / len(ok), 4) if ok else 0.0,
-        "halted": sum(bool(r.get("halted")) for r in ok),
-        "mean_steps": round(sum(int(r.get("n_steps") or 0) for r in ok) / len(ok), 2) if ok else 0.0,
-        "usage": usage,
+        "questions": s["questions"], "errors": s["errors"],
+        "accuracy": round(s["accuracy"], 4), "mean_reward": round(s["reward"], 4),
+        "halted": s["halted"], "mean_steps": round(s["steps"], 2), "usage": s["usage"],
     }
 
 

@@ -10,6 +10,7 @@ from typing import Iterable, Sequence
 from autoact.agents.runner import EPISODE_SCHEMA
 from autoact.errors import DataError
 from autoact.reference_logs import read_log
+from autoact.stats import question_stats
 
 COLUMNS = ("file", "level", "n", "accuracy", "f1", "halted", "errors", "steps",
            "wrong_to_right", "right_to_wrong", "reflect_wrong", "prompt_tokens", "completion_tokens")
@@ -44,23 +45,23 @@ def reflection_flips(rec: dict) -> tuple[int, int, int]:
 
 
 def stats(records: Sequence[dict]) -> dict:
-    n = len(records)
-    ok = [r for r in records if not r.get("error")]
-    m = len(ok) or 1
-    flips = [reflection_flips(r) for r in ok]
-    usage = [r.get("usage") or {} for r in records]
+    """One row of the analysis table (:func:`autoact.stats.question_stats`: every question in
+    every denominator, an errored one wrong; halted and errors as shares of the questions)."""
+    s = question_stats(records)
+    n = s["questions"]
+    flips = [reflection_flips(r) for r in records if not r.get("error")]
     return {
         "n": n,
-        "accuracy": sum(bool(r.get("correct")) for r in ok) / m,
-        "f1": sum(float(r.get("reward") or 0) for r in ok) / m,
-        "halted": sum(bool(r.get("halted")) for r in ok) / m,
-        "errors": (n - len(ok)) / (n or 1),
-        "steps": sum(int(r.get("n_steps") or len(r.get("steps") or [])) for r in ok) / m,
+        "accuracy": s["accuracy"],
+        "f1": s["reward"],
+        "halted": s["halted"] / n if n else 0.0,
+        "errors": s["errors"] / n if n else 0.0,
+        "steps": s["steps"],
         "wrong_to_right": sum(f[0] for f in flips),
         "right_to_wrong": sum(f[1] for f in flips),
         "reflect_wrong": sum(1 for f in flips if f[2]),
-        "prompt_tokens": sum(int(u.get("prompt_tokens", 0)) for u in usage),
-        "completion_tokens": sum(int(u.get("completion_tokens", 0)) for u in usage),
+        "prompt_tokens": s["usage"]["prompt_tokens"],
+        "completion_tokens": s["usage"]["completion_tokens"],
     }
 
 

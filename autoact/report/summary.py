@@ -6,6 +6,7 @@ import hashlib
 from pathlib import Path
 
 from autoact.reference_logs import from_reference_record, is_reference_record, read_log
+from autoact.stats import question_stats
 from autoact.tasks.base import Example, Task
 
 
@@ -15,18 +16,13 @@ def metric_names(task: Task) -> list[str]:
 
 
 def level_row(records: list[dict], metrics: list[str]) -> dict:
-    """Metrics over every question (a question that ended in an error scores 0)."""
-    n = len(records)
-    ok = [r for r in records if not r.get("error")]
-    row = {"questions": n, "halted": sum(bool(r.get("halted")) for r in ok),
-           "errors": n - len(ok),
-           "mean_steps": round(sum(int(r.get("n_steps") or 0) for r in ok) / (len(ok) or 1), 3),
-           "usage": {k: sum(int((r.get("usage") or {}).get(k, 0)) for r in records)
-                     for k in ("calls", "prompt_tokens", "completion_tokens")}}
-    correct = sum(bool(r.get("correct")) and not r.get("error") for r in records) / (n or 1)
-    reward = sum(float(r.get("reward") or 0) for r in ok) / (n or 1)
+    """One level's cell figures (:func:`autoact.stats.question_stats`: every question in every
+    denominator, an errored one wrong)."""
+    s = question_stats(records)
+    row = {"questions": s["questions"], "halted": s["halted"], "errors": s["errors"],
+           "mean_steps": round(s["steps"], 3), "usage": s["usage"]}
     for m in metrics:
-        row[m] = round(reward if m == "f1" else correct, 6)
+        row[m] = round(s["reward"] if m == "f1" else s["accuracy"], 6)
     return row
 
 
