@@ -3,6 +3,7 @@
 import json
 import os
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -288,3 +289,97 @@ def test_head_on_labelled_positions_gives_the_stock_loss_and_gradients(tmp_path,
     assert stock.keys() == ours.keys() and any("lm_head" in n for n in ours)
     for name in stock:
         assert torch.allclose(stock[name], ours[name], atol=1e-6, rtol=1e-4), name
+
+
+def test_a_killed_training_run_resumes_from_its_checkpoint(tmp_path, tiny_model):
+    """kill -9 after the first checkpoint, then the same command with ``--resume_from_checkpoint
+    True``: training goes on from that checkpoint's step (not from 0) and ends with the adapter
+    an uninterrupted run trains (optimizer, scheduler and RNG states come back with it)."""
+    import signal
+    import sys
+    import time
+
+    import torch
+    from safetensors.torch import load_file
+
+    data = tmp_path / "d.json"
+    data.write_text(json.dumps(pairs(16)))
+
+    def flags(out, *extra):
+        return [SCRIPT, "--model_name_or_path", str(tiny_model), "--data_path", str(data), "--output_dir",
+                str(out), "--max_steps", "40", "--per_device_train_batch_size", "2", "--save_strategy",
+                "steps", "--save_steps", "4", "--logging_steps", "1", "--learning_rate", "1e-3",
+                "--lora_dropout", "0.1", "--disable_tqdm", "True", *extra]
+
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, *flags(killed)], cwd=REPO, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env={**os.environ, "AUTOACT_WIKI": "distractor"})
+    deadline = time.monotonic() + 240
+    while not (killed / "checkpoint-4" / "trainer_state.json").exists():
+        assert proc.poll() is None and time.monotonic() < deadline, "no checkpoint before the run ended"
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (killed / "autoact_train.json").exists(), "the run finished before it was killed"
+    first = sorted(int(p.name.split("-")[1]) for p in killed.glob("checkpoint-*"))[-1]
+    assert first < 40
+
+    resumed = run_cli(*flags(killed, "--resume_from_checkpoint", "True"))
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"checkpoint-{first}" in resumed.stderr + resumed.stdout      # the Trainer says where it resumes
+    rec = json.loads((killed / "autoact_train.json").read_text())
+    assert rec["steps"] == 40
+    state = json.loads((killed / "trainer_state.json").read_text())
+    assert [h["step"] for h in state["log_history"] if "loss" in h] == list(range(1, 41))
+
+    whole = tmp_path / "whole"
+    assert run_cli(*flags(whole)).returncode == 0
+    a, b = (load_file(d / "adapter_model.safetensors") for d in (killed, whole))
+    assert a.keys() == b.keys()
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a), \
+        max((a[k] - b[k]).abs().max().item() for k in a)
+
+
+def test_report_to_tensorboard_and_a_missing_integration(tmp_path, tiny_model, data):
+    out = tmp_path / "tb"
+    proc = run_cli(SCRIPT, "--model_name_or_path", str(tiny_model), "--data_path", str(data), "--output_dir",
+                   str(out), "--max_steps", "3", "--per_device_train_batch_size", "2", "--save_strategy", "no",
+                   "--logging_steps", "1", "--report_to", "tensorboard")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    (events,) = (out / "runs").rglob("events.out.tfevents.*")         # transformers' default place
+    acc = EventAccumulator(str(events))
+    acc.Reload()
+    assert [e.step for e in acc.Scalars("train/loss")] == [1, 2, 3]
+    # an integration whose package is not installed: one line, before anything is trained
+    proc = run_cli(SCRIPT, "--model_name_or_path", str(tiny_model), "--data_path", str(data), "--output_dir",
+                   str(tmp_path / "nb"), "--max_steps", "1", "--report_to", "no_such_integration_pkg")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert "no_such_integration_pkg" in proc.stderr.strip().splitlines()[-1]
+
+
+def test_push_to_hub_offline_is_one_line_and_pushes_the_adapter_with_its_record(tmp_path, tiny_model, data,
+                                                                                monkeypatch):
+    proc = run_cli(SCRIPT, "--model_name_or_path", str(tiny_model), "--data_path", str(data), "--output_dir",
+                   str(tmp_path / "off"), "--max_steps", "1", "--push_to_hub", "True", "--hub_model_id",
+                   "someone/plan-agent", env={"HF_HUB_OFFLINE": "1"})
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: --push_to_hub:") and "someone/plan-agent" in last and "nothing was trained" in last
+    assert not (tmp_path / "off" / "adapter_model.safetensors").exists()
+
+    # the push itself, with the Hub calls replaced: once, at the end, the folder holding the
+    # adapter and its training record
+    import transformers
+
+    from autoact.train.lora import train
+    pushed = []
+    monkeypatch.setattr(transformers.Trainer, "init_hf_repo", lambda self, token=None: None)
+    monkeypatch.setattr(transformers.Trainer, "push_to_hub", lambda self, **kw: pushed.append(
+        sorted(p.name for p in Path(self.args.output_dir).iterdir() if p.is_file())))
+    out = tmp_path / "on"
+    train(["--model_name_or_path", str(tiny_model), "--data_path", str(data), "--output_dir", str(out),
+           "--max_steps", "2", "--per_device_train_batch_size", "2", "--save_strategy", "no",
+           "--push_to_hub", "True", "--hub_model_id", "someone/plan-agent", "--disable_tqdm", "True"])
+    assert len(pushed) == 1
+    assert {"adapter_model.safetensors", "adapter_config.json", "autoact_train.json"} <= set(pushed[0])

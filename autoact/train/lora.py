@@ -14,6 +14,7 @@ them, and they are mapped with a one-line notice (``--evaluation_strategy`` -> `
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -522,6 +523,32 @@ def already_trained(out: Path, settings: dict) -> bool | None:
     return all(old.get("settings", {}).get(k) == settings[k] for k in keys) and same_training
 
 
+_HUB_ERROR_MODULES = ("huggingface_hub", "httpx", "httpx2", "httpcore", "requests", "urllib3")
+
+
+@contextlib.contextmanager
+def integration_errors(train_args: TrainingArguments, after: str = "nothing was trained"):
+    """The Trainer's integrations as one-line errors: a ``--report_to`` whose package is not
+    installed, a ``--push_to_hub`` repository the Hub refuses or cannot be reached for (checked
+    when the Trainer starts, before training, and again at the push)."""
+    try:
+        yield
+    except (ImportError, RuntimeError, ValueError) as err:
+        if not ("install" in str(err).lower() or "only azure_ml" in str(err) or "is not supported, only" in str(err)):
+            raise
+        raise ConfigError(f"--report_to {','.join(train_args.report_to or [])}: "
+                          f"{str(err).strip().splitlines()[0]}") from err
+    except Exception as err:
+        hub = isinstance(err, OSError) and not getattr(err, "filename", None) or \
+            type(err).__module__.split(".")[0] in _HUB_ERROR_MODULES
+        if not (train_args.push_to_hub and hub):
+            raise
+        detail = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        raise ConfigError(f"--push_to_hub: the Hugging Face Hub refused or could not be reached for "
+                          f"{train_args.hub_model_id or Path(train_args.output_dir).name} "
+                          f"({type(err).__name__}: {detail}); {after}") from err
+
+
 def train(argv: list[str] | None = None) -> dict:
     """Train one adapter as ``train_lora.py`` flags ``argv`` (default ``sys.argv``) say."""
     return train_with(*parse_args(argv))
@@ -547,6 +574,17 @@ def train_with(model_args: ModelArguments, data_args: DataArguments, lora_args: 
         raise ConfigError(f"{out} holds an adapter trained on other data or settings; pass "
                           f"--overwrite_output_dir True to replace it")
 
+    resume = train_args.resume_from_checkpoint
+    if resume is True:
+        from transformers.trainer_utils import get_last_checkpoint
+        resume = get_last_checkpoint(str(out)) if out.is_dir() else None
+        if resume is None:
+            raise ConfigError(f"--resume_from_checkpoint True: no checkpoint-* folder in {out} to resume from")
+    if resume:
+        if not Path(resume, "trainer_state.json").is_file():
+            raise ConfigError(f"--resume_from_checkpoint {resume}: not a checkpoint folder (no trainer_state.json)")
+        print(f"resuming from {resume}", file=sys.stderr)
+
     transformers.set_seed(train_args.seed)
     tokenizer, model, resolved = load_model(model_args, lora_args, train_args, keep_base)
     with train_args.main_process_first(desc="tokenising"):
@@ -562,12 +600,13 @@ def train_with(model_args: ModelArguments, data_args: DataArguments, lora_args: 
     counter = PadCounter(transformers.DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=IGNORE,
                                                              padding=True))
     pad_history: list[float] = []
-    trainer = LabelledPositionsTrainer(model=model, args=train_args, train_dataset=dataset,
-                                       data_collator=counter, processing_class=tokenizer,
-                                       callbacks=[pad_share_callback(counter, pad_history)])
-    result = trainer.train(resume_from_checkpoint=train_args.resume_from_checkpoint)
+    with integration_errors(train_args):
+        trainer = LabelledPositionsTrainer(model=model, args=train_args, train_dataset=dataset,
+                                           data_collator=counter, processing_class=tokenizer,
+                                           callbacks=[pad_share_callback(counter, pad_history)])
+    result = trainer.train(resume_from_checkpoint=resume or None)
     trainer.save_state()
-    trainer.save_model(str(out))
+    trainer.save_model(str(out), _internal_call=True)      # pushed below, with the record
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     record = {"settings": settings, "data": data_stats, "train_loss": result.training_loss,
               "first_loss": losses[0] if losses else None, "last_loss": losses[-1] if losses else None,
@@ -578,6 +617,10 @@ def train_with(model_args: ModelArguments, data_args: DataArguments, lora_args: 
                 else f"mean loss {record['train_loss']:.4f}")
         print(f"adapter -> {out} ({trainer.state.global_step} steps, {loss}, pad share per epoch "
               f"{pad_history})")
+        if train_args.push_to_hub:
+            with integration_errors(train_args, after=f"the adapter is saved in {out}"):
+                info = trainer.push_to_hub(commit_message=f"AutoAct adapter, {trainer.state.global_step} steps")
+            print(f"pushed to the Hub: {getattr(info, 'commit_url', None) or train_args.hub_model_id}")
     if keep_base and reusable_base(lora_args, train_args):
         _keep_base(trainer.model, tokenizer, train_args)
     return record
