@@ -61,3 +61,73 @@ def test_train_flags_and_help_come_from_the_cache_without_transformers(tmp_path)
                           "print(json.dumps(sorted(training.names())))", env={"AUTOACT_CACHE": str(tmp_path / "c2")})
     assert json.loads(fresh.stdout) == sorted(training.names())
     assert len(list((tmp_path / "cache" / "meta").glob("train-*.txt"))) == 2
+
+
+def _autoact(*args, env=None):
+    """The installed ``autoact`` console script (the virtualenv's bin/, next to the interpreter)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    exe = Path(sys.executable).parent / "autoact"
+    assert exe.exists(), f"{exe}: the console script is missing (pip install -e . makes it)"
+    from conftest import REPO, TEST_ENV
+    return subprocess.run([str(exe), *args], cwd=REPO, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, **TEST_ENV, "COLUMNS": "100", **(env or {})})
+
+
+def test_autoact_command_lists_every_stage_and_its_version():
+    from autoact import __version__
+    from autoact.__main__ import COMMANDS
+    assert _autoact("--version").stdout == f"autoact {__version__}\n"
+    listing = _autoact().stdout
+    for name, (_, script, _) in COMMANDS.items():
+        assert f"  {name}  " in listing and f"(= {script})" in listing, name
+    assert set(COMMANDS) == {"pipeline", "self-instruct", "select-tools", "synthesize", "filter", "train",
+                             "eval", "report", "analysis", "build-corpus"}
+    proc = _autoact("evaluate")
+    assert proc.returncode == 2 and proc.stderr.startswith("error: unknown command 'evaluate'")
+
+
+def test_every_autoact_command_has_its_seed_scripts_flags():
+    """``autoact <cmd> --help`` is the seed script's --help with the program's name changed."""
+    import re
+
+    from autoact.__main__ import COMMANDS
+    for name, (_, script, _) in COMMANDS.items():
+        if name == "train":
+            continue            # the same parser (HfArgumentParser): checked by the run below
+        seed = run_cli(*(script.split()[1:] if script.startswith("python") else [script]), "--help",
+                       env={"COLUMNS": "100"})
+        ours = _autoact(name, "--help")
+        assert seed.returncode == ours.returncode == 0, name
+        flags = lambda text: sorted(set(re.findall(r"(?<![\w-])--[a-z_]+", text)))  # noqa: E731
+        assert flags(ours.stdout) == flags(seed.stdout) and flags(ours.stdout), name
+        assert ours.stdout.startswith(f"usage: autoact {name} "), name
+
+
+def test_autoact_filter_and_train_do_what_their_seed_scripts_do(tmp_path, tiny_model):
+    """One real run through the command and through the seed script: the same files, byte for byte."""
+    import hashlib
+
+    from conftest import REPO
+    log = REPO / "tests" / "fixtures" / "reference_trajectories.jsonl"
+    outs = {}
+    for how, cmd in (("seed", lambda *a: run_cli("Scripts/filter_data.py", *a)),
+                     ("autoact", lambda *a: _autoact("filter", *a))):
+        out = tmp_path / how
+        proc = cmd("--source_path", str(log), "--save_path", str(out), "--task_name", "HotpotQA",
+                   "--filter_num", "200")
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        outs[how] = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(out.iterdir())}
+    assert outs["seed"] == outs["autoact"] and "data_plan.json" in outs["seed"]
+    # training: the same flags, the same arguments error as the seed script, and a real 1-step run
+    proc = _autoact("train", "--model_name_or_path", str(tiny_model), "--data_path", str(tmp_path / "seed" /
+                    "data_plan.json"), "--output_dir", str(tmp_path / "lora"), "--max_steps", "1",
+                    "--per_device_train_batch_size", "2", "--save_strategy", "no", "--no_such_flag", "1")
+    assert proc.returncode == 2 and "unknown arguments: --no_such_flag 1" in proc.stderr
+    proc = _autoact("train", "--model_name_or_path", str(tiny_model), "--data_path", str(tmp_path / "seed" /
+                    "data_plan.json"), "--output_dir", str(tmp_path / "lora"), "--max_steps", "1",
+                    "--per_device_train_batch_size", "2", "--save_strategy", "no")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads((tmp_path / "lora" / "autoact_train.json").read_text())["steps"] == 1
