@@ -422,10 +422,10 @@ def test_bad_prompts_files_are_one_line_errors(tmp_path, text, msg):
     assert str(f) in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
 
 
-def test_every_prompt_slot_is_documented_in_the_readme():
+def test_every_prompt_slot_is_documented_in_the_prompts_page():
     from autoact.prompting import SLOTS
-    readme = (REPO / "README.md").read_text()
-    section = readme.split("## Prompts", 1)[1].split("\n## ", 1)[0]
+    page = (REPO / "docs" / "prompts.md").read_text()
+    section = page.split("## The slots", 1)[1].split("\n## ", 1)[0]
     for name, slots in SLOTS.items():
         for slot in slots:
             assert f"`{name}.{slot}`" in section, f"{name}.{slot}"
