@@ -88,7 +88,7 @@ WIRED = {
     "train": {"data_path", "output_dir", "model_name_or_path"},
     "eval": {"task", "task_path", "save_path", "tools", "plan_agent", "tool_agent",
              "reflect_agent", "agent_name", "prompts", "tool_agents"},
-    "report": {"runs", "out"},
+    "report": {"runs", "out", "trajectories", "filter_data"},
 }
 
 #: the preset of ``python -m autoact.pipeline`` without --preset when no server is configured
@@ -705,14 +705,26 @@ class Pipeline:
         wired["curves"] = [str(self.paths[d]) for d in ("lora", "lora_unfiltered") if self.paths[d].is_dir()]
         if self.paths["timings"].exists():
             wired["timings"] = [str(self.paths["timings"])]
+        wired |= self.synthesis_log()
         inputs = report_inputs(wired, self.section("report"), self.common())
         stamp = out / REPORT_INPUTS_FILE
-        if (out / "report.md").is_file() and stamp.is_file() and stamp.read_text(encoding="utf-8") == inputs:
+        complete = all((out / name).is_file() for name in ("report.md", "index.html"))
+        if complete and stamp.is_file() and stamp.read_text(encoding="utf-8") == inputs:
             return "skip", out / "report.png"
         self.call("report", wired, self.section("report"), self.common())
         from autoact.io import write_text_atomic
         write_text_atomic(stamp, inputs)
         return "done", out / "report.png"
+
+    def synthesis_log(self) -> dict:
+        """The report's view of the synthesis log: the trajectories and the filter's data
+        folder (when the filter has run on them)."""
+        if not self.paths["trajectories"].is_file():
+            return {}
+        wired = {"trajectories": [str(self.paths["trajectories"])]}
+        if (self.paths["data"] / "data_config.json").is_file():
+            wired["filter_data"] = [str(self.paths["data"])]
+        return wired
 
     def check_work_dir(self) -> None:
         """A work folder belongs to one task: its stages' outputs would not fit another."""
@@ -802,18 +814,22 @@ class MultiTaskRun:
         print(f"pipeline finished in {time.monotonic() - t_all:.0f} s; work folder {self.work}")
 
     def report(self) -> Path:
-        runs, curves, timings = [], [], []
+        runs, curves, timings, logs, folders = [], [], [], [], []
         for pipe in self.pipelines:
             runs += [str(d) for d in pipe.eval_dirs().values() if (d / "summary.json").exists()]
             if pipe.paths["lora"].is_dir():
                 curves.append(str(pipe.paths["lora"]))
             if pipe.paths["timings"].exists():
                 timings.append(str(pipe.paths["timings"]))
+            log = pipe.synthesis_log()
+            logs += log.get("trajectories", [])
+            folders += log.get("filter_data", [])
         if not runs:
             raise ConfigError(f"nothing to report: no evaluation under {self.work}/*/eval yet")
         out = self.work / "report"
         first = self.pipelines[0]
-        first.call("report", {"runs": runs, "out": str(out), "sample": 1, "curves": curves, "timings": timings},
+        first.call("report", {"runs": runs, "out": str(out), "sample": 1, "curves": curves, "timings": timings,
+                              "trajectories": logs, "filter_data": folders},
                    first.section("report"), first.common())
         return out / "report.png"
 
@@ -828,11 +844,11 @@ REPORT_INPUTS_FILE = ".inputs.json"
 
 
 def report_inputs(*settings: dict) -> str:
-    """The report's settings and the files it reads (summaries, timings, training records), each
-    by size and modification time."""
+    """The report's settings and the files it reads (summaries and level logs, timings, training
+    records, the synthesis log and the filter's data), each by size and modification time."""
     files = []
     for part in settings:
-        for key in ("runs", "curves", "timings"):
+        for key in ("runs", "curves", "timings", "trajectories", "filter_data"):
             for folder in _as_list(part.get(key)):
                 root = Path(folder)
                 found = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file()

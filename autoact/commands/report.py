@@ -14,6 +14,18 @@ With ``--curves DIR`` (a folder of adapters, e.g. a pipeline's ``lora/``) it als
 learning curves from their training logs (``learning_curves.png`` and a table in report.md); with
 ``--sample N`` it adds N sample trajectories per task (the first correct one of each run, first
 run first); with ``--timings FILE`` (a pipeline's ``timings.json``) the run time of each stage.
+
+It also writes index.html: one self-contained page (open it from disk; no server, nothing loaded
+from the network) with the tables and charts, every trajectory of every run and level (filter by
+method, level and outcome, search the questions, open one to see its steps and who wrote them,
+or two methods side by side on the same question). ``--trajectories FILE`` adds a
+trajectory-synthesis log (run_task.py's output) to browse, each trajectory marked with whether
+the filter kept it and why; ``--filter_data DIR`` (filter_data.py's --save_path for that log)
+tells which ones it actually kept:
+
+    python Scripts/report.py Self_Planning/Group_Planning/output/13b --out report/ \\
+        --trajectories Self_Planning/Traj_Syn/output/hotpotqa_train_data.jsonl \\
+        --filter_data Self_Planning/Traj_Syn/output
 """
 
 from __future__ import annotations

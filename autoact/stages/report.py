@@ -1,5 +1,6 @@
 """The report stage: the paper-style tables, chart, learning curves, samples and stage times
-from evaluation runs (``Scripts/report.py``)."""
+from evaluation runs (``Scripts/report.py``), and ``index.html``, a page to browse it all with
+every trajectory (:mod:`autoact.report.viewer`)."""
 
 from __future__ import annotations
 
@@ -27,26 +28,41 @@ class Settings(CommonSettings):
     timings: list = option(factory=list, kind="append", metavar="FILE",
                            help="a pipeline's timings.json: the seconds of each stage, shown in the report "
                                 "(repeatable: one column per file, named by its folder)")
+    trajectories: list = option(factory=list, kind="append", metavar="FILE",
+                                help="a trajectory-synthesis log (run_task.py --save_path, a pipeline's "
+                                     "trajectories.jsonl) to browse in index.html, each trajectory with "
+                                     "whether the filter kept it and why (repeatable)")
+    filter_data: list = option(factory=list, kind="append", metavar="DIR",
+                               help="the folder filter_data.py wrote from a --trajectories log (its "
+                                    "data_config.json names the log and the kept trajectories): index.html "
+                                    "then shows which trajectories were kept, which met the criterion but "
+                                    "were beyond --filter_num, and how many training examples each gave; "
+                                    "without it, which ones meet the default criterion (repeatable)")
 
 
 def run(settings: Settings) -> None:
-    """Write report.md, report.csv, report.tex and report.png (and the extras asked for) into
-    ``out``."""
+    """Write report.md, report.csv, report.tex, report.png and index.html (and the extras asked
+    for) into ``out``. Every input is read before the first file is written, so a missing or
+    malformed one leaves an earlier report as it was."""
     from pathlib import Path
 
     from autoact.io import prepare_output, write_text_atomic
     from autoact.report.tables import (bar_chart, best_cells, check_comparable, cost_rows, latex, load_runs,
                                        markdown, question_counts, retrieval_notes, table_rows, to_csv)
+    from autoact.report.viewer import Viewer, data_uri, markdown_blocks
 
     if not settings.runs:
         from autoact.errors import ConfigError
         raise ConfigError("the report needs at least one run folder")
     runs = load_runs(settings.runs)
+    synthesis = synthesis_inputs(settings.trajectories, settings.filter_data)
     out = Path(settings.out)
     prepare_output(out / "report.md")
+    prepare_output(out / "index.html")
     tasks = list(dict.fromkeys(r["task"] for r in runs))
     for t in tasks if not settings.allow_mixed else []:
         check_comparable(runs, t)
+    viewer = Viewer(runs, synthesis)        # reads every level log and synthesis log
     per_task = {t: table_rows(runs, t) for t in tasks}
     bold = {t: best_cells(rows, numbers) for t, (_, rows, numbers) in per_task.items()}
     notes = {t: retrieval_notes([r for r in runs if r["task"] == t]) + [question_counts(runs, t)]
@@ -54,6 +70,7 @@ def run(settings: Settings) -> None:
                 if settings.allow_mixed else []) for t in tasks}
     md = "\n\n".join(f"### {t}\n\n" + markdown(h, rows, bold[t]) + "\n\n" + "\n".join(f"- {n}" for n in notes[t])
                      for t, (h, rows, _) in per_task.items())
+    tables_md = md
     cost_header, costs = cost_rows(runs)
     if costs:
         md += "\n\n### Calls and tokens per question\n\n" + markdown(cost_header, costs)
@@ -67,8 +84,46 @@ def run(settings: Settings) -> None:
     tmp = out / ".report.png.tmp"
     bar_chart(per_task, tmp)
     tmp.replace(out / "report.png")
+    chart = data_uri(out / "report.png")
+    blocks = markdown_blocks(tables_md, out) + ([{"img": chart, "alt": "bar chart"}] if chart else []) + \
+        markdown_blocks(md[len(tables_md):], out)
+    viewer.write(out / "index.html", blocks, title="AutoAct report: " + ", ".join(tasks))
     print(md)
-    print(f"\n-> {out / 'report.md'}, {out / 'report.csv'}, {out / 'report.tex'}, {out / 'report.png'}")
+    print(f"\n-> {out / 'report.md'}, {out / 'report.csv'}, {out / 'report.tex'}, {out / 'report.png'}, "
+          f"{out / 'index.html'}")
+
+
+def synthesis_inputs(logs: list[str], folders: list[str]) -> list[tuple[str, str | None]]:
+    """Each ``--trajectories`` log with the ``--filter_data`` folder built from it: the one whose
+    data_config.json names it (by path or content hash); with a single log, any one folder (a
+    folder built from another version of the log is said so on the page)."""
+    import hashlib
+    from pathlib import Path
+
+    from autoact.errors import DataError
+    from autoact.report.viewer import filter_config
+
+    for log in logs:
+        if not Path(log).is_file():
+            raise DataError(f"--trajectories {log}: no such file (run_task.py's --save_path, or a "
+                            f"pipeline's trajectories.jsonl)")
+    if folders and not logs:
+        raise DataError("--filter_data needs the --trajectories log it was built from")
+    paired: dict[str, str | None] = dict.fromkeys(logs)
+    digests = {log: hashlib.sha256(Path(log).read_bytes()).hexdigest() for log in logs} if folders else {}
+    for folder in folders:
+        source = filter_config(Path(folder))["settings"]
+        named = Path(str(source.get("source") or "")).resolve()
+        match = [log for log in logs if digests[log] == source.get("source_sha256")] or \
+            [log for log in logs if Path(log).resolve() == named] or (logs if len(logs) == 1 else [])
+        if not match:
+            raise DataError(f"--filter_data {folder}: built from {source.get('source')}, which is not one of "
+                            f"the --trajectories logs")
+        if paired[match[0]] is not None:
+            raise DataError(f"--filter_data {paired[match[0]]} and {folder}: both were built from "
+                            f"{match[0]}; give one")
+        paired[match[0]] = folder
+    return list(paired.items())
 
 
 def _extras(settings: Settings, runs: list[dict], tasks: list[str], out) -> str:
