@@ -48,7 +48,10 @@ class Settings(CommonSettings, LLMSettings, ToolSettings, PromptsSettings, Episo
     label: str | None = option(None, help="the method's name in reports (default --method), e.g. "
                                           "\"autoact -filtering\" for agents trained on unfiltered trajectories")
     task: str = option("HotpotQA", help="task name (case-insensitive)")
-    task_path: str | None = option(required=True, help="a folder with one file per level/grade (or one file)")
+    task_path: str | None = option(required=True,
+                                   help="a folder with one file per level/grade (or one file), or a Hugging Face "
+                                        "dataset: hf:NAME[:CONFIG]:SPLIT (a Hub id or a local folder), e.g. "
+                                        "hf:hotpotqa/hotpot_qa:distractor:validation")
     save_path: str | None = option(required=True,
                                    help="output folder (one JSONL per level + summary.json)")
     max_trials: int = option(3, type=positive_int,
@@ -153,8 +156,10 @@ def run(settings: Settings) -> bool:
     out_dir = Path(settings.save_path)
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"--save_path {out_dir}: is a file, expected a folder")
-    inputs = [settings.tools] + ([str(f) for f in Path(settings.task_path).iterdir()]
-                             if Path(settings.task_path).is_dir() else [settings.task_path])
+    from autoact.tasks.hub import hub_inputs, is_hub_path
+    inputs = [settings.tools] + (hub_inputs(settings.task_path) if is_hub_path(settings.task_path) else
+                                 [str(f) for f in Path(settings.task_path).iterdir()]
+                                 if Path(settings.task_path).is_dir() else [settings.task_path])
     paths = {level: level_log(task, out_dir, level) for level in groups}
     check_distinct([*paths.values(), out_dir / "summary.json", out_dir / "eval.config.json"], inputs)
     for path in paths.values():
@@ -200,6 +205,7 @@ def _evaluate(settings, task, prompts, tools, tools_source, groups, out_dir, pat
     from autoact.agents.setup import announce_tools, check_error_rate, default_workers, make_solver
     from autoact.io import JsonlLog, write_json_atomic
     from autoact.report.summary import reference_normalizer, run_summary
+    from autoact.tasks.hub import hub_contexts
     from autoact.tools import describe_retrieval, make_environment
 
     def open_logs() -> dict:
@@ -223,7 +229,8 @@ def _evaluate(settings, task, prompts, tools, tools_source, groups, out_dir, pat
             print(f"{out_dir}: every question is answered and the summary is up to date; nothing to do")
             return False
         announce_tools(tools, tools_source)
-        env = make_environment(settings, tools, task)
+        env = make_environment(settings, tools, task, contexts=hub_contexts(
+            settings.task_path, [ex for exs in groups.values() for ex in exs]))
         print(describe_retrieval(env.retrieval), flush=True)
         llm, roles, settings = build_llm(settings, settings.method)
         if settings.overwrite:

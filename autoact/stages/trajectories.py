@@ -23,7 +23,9 @@ class Settings(CommonSettings, LLMSettings, ToolSettings, PromptsSettings, Episo
                            help="the Meta-Agent: a served model name, an alias or a local path")
     task: str = option("HotpotQA", help="task name (case-insensitive)")
     task_path: str | None = option(required=True,
-                                   help="questions: self-instruct output (JSON list) or a benchmark file/folder")
+                                   help="questions: self-instruct output (JSON list), a benchmark file/folder, "
+                                        "or a Hugging Face dataset: hf:NAME[:CONFIG]:SPLIT (a Hub id or a local "
+                                        "folder), e.g. hf:hotpotqa/hotpot_qa:distractor:train")
     save_path: str | None = option(required=True, help="output JSONL of trajectories")
     max_steps: int = max_steps_option(15)
     temperature: float = temperature_option(0.9, "the reference's trajectory synthesis")
@@ -47,10 +49,14 @@ def run(settings: Settings) -> None:
     check_agent(settings.agent_name, task)
     prompts = load_prompts(settings.prompts)
     tools, tools_source = selected_tools(settings.tools, task, prompts)
-    examples = load_examples(task, settings.task_path, settings.limit)
+    from autoact.tasks.hub import hub_examples, hub_inputs, is_hub_path
+    hub = is_hub_path(settings.task_path)
+    examples = (hub_examples(task, settings.task_path, settings.limit) if hub
+                else load_examples(task, settings.task_path, settings.limit))
     save = Path(settings.save_path)
     check_output_flags(save)
-    check_distinct([save, save.with_suffix(".config.json")], [settings.task_path, settings.tools])
+    check_distinct([save, save.with_suffix(".config.json")],
+                   [*(hub_inputs(settings.task_path) if hub else [settings.task_path]), settings.tools])
     prepare_output(save)
     with OutputLock(save):
         _synthesize(settings, task, prompts, tools, tools_source, examples, save)
@@ -62,6 +68,7 @@ def _synthesize(settings, task, prompts, tools, tools_source, examples, save) ->
     from autoact.agents.setup import announce_tools, check_error_rate, default_workers, make_solver
     from autoact.io import JsonlLog, write_json_atomic
     from autoact.llm import make_llm
+    from autoact.tasks.hub import hub_contexts
     from autoact.tools import describe_retrieval, make_environment
 
     # an existing log is read and checked before any work (with --overwrite it is replaced, but
@@ -70,7 +77,7 @@ def _synthesize(settings, task, prompts, tools, tools_source, examples, save) ->
     llm = None
     try:
         announce_tools(tools, tools_source)
-        env = make_environment(settings, tools, task)
+        env = make_environment(settings, tools, task, contexts=hub_contexts(settings.task_path, examples))
         print(describe_retrieval(env.retrieval), flush=True)
         llm = make_llm(settings, settings.llm_name)
         if out is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable
 
 from autoact.errors import DataError
 from autoact.io import iter_records, record_error
@@ -59,9 +60,15 @@ class Task:
     def load_file(self, path: str | Path, level: str | None = None) -> list[Example]:
         """Records of a JSON list or JSONL file; ``Question``/``question`` and
         ``Answer``/``answer`` are both accepted. Errors name the file and line."""
+        return self.examples_from(iter_records(path), path, level)
+
+    def examples_from(self, records: Iterable[tuple[int, dict]], path: str | Path, level: str | None,
+                      seen: set[str] | None = None) -> list[Example]:
+        """``(line, record)`` pairs -> Examples, as :meth:`load_file` reads a file's records
+        (``path`` and ``line`` name a record in errors; ``seen`` the ids already taken)."""
         out: list[Example] = []
-        seen: set[str] = set()
-        for line, rec in iter_records(path):
+        seen = set() if seen is None else seen
+        for line, rec in records:
             q = rec.get("Question", rec.get("question"))
             a = rec.get("Answer", rec.get("answer"))
             if not isinstance(q, str) or not q.strip():
@@ -98,10 +105,41 @@ class Task:
     def score(self, prediction: str | None, example: Example) -> Score:
         raise NotImplementedError
 
+    # -- rows of a Hugging Face dataset (``--task_path hf:...``, autoact.tasks.hub) -------------
+    def hub_columns(self, levels: tuple[str, ...]) -> tuple[str, ...]:
+        """The fields a dataset's rows must have for a task with ``levels``."""
+        return ("question", "answer") + (("level",) if len(levels) > 1 else ())
+
+    def hub_record(self, row: dict, where: str) -> dict:
+        """One dataset row -> a record as the task's shipped files hold it (read on by
+        :meth:`make_example`); errors name ``where`` (the dataset and row) and the field."""
+        from autoact.tasks.hub import text_field
+        rec = {"question": text_field(row, "question", where)}
+        answer = row.get("answer")
+        rec["answer"] = str(answer) if isinstance(answer, (int, float)) and not isinstance(answer, bool) \
+            else text_field(row, "answer", where)
+        return {**row, **rec}
+
+    def hub_level(self, rec: dict, levels: tuple[str, ...], where: str) -> str:
+        """The level of a converted record: its ``level`` field (a task with one level: that one)."""
+        level = rec.get("level")
+        if level is None or level == "":
+            if len(levels) == 1:
+                return levels[0]
+            raise DataError(f"{where}: no 'level' field (levels are {', '.join(levels)})")
+        level = self.canonical_level(str(level))
+        if level not in levels:
+            raise DataError(f"{where}: field 'level' is {level!r}, none of the levels {', '.join(levels)}")
+        return level
+
     # -- shared -------------------------------------------------------------------------------
     def load_levels(self, path: str | Path, levels: list[str] | None = None) -> dict[str, list[Example]]:
         """Load an evaluation folder (one file per level) or a single file (one level named
-        after the file). ``levels`` picks a subset, in the order given."""
+        after the file), or a Hugging Face dataset (``hf:NAME[:CONFIG]:SPLIT``: see
+        :mod:`autoact.tasks.hub`). ``levels`` picks a subset, in the order given."""
+        from autoact.tasks.hub import is_hub_path, load_hub_levels
+        if is_hub_path(path):
+            return load_hub_levels(self, path, [self.canonical_level(lv) for lv in levels] if levels else None)
         p = Path(path)
         if not p.exists():
             raise DataError(f"{p}: no such file or folder")

@@ -56,6 +56,29 @@ class HotpotQA(Task):
         ex_id = str(rec.get("id") or rec.get("_id") or stable_id(question))
         return Example(ex_id, question, answer, rec.get("level") or level, fields)
 
+    def hub_record(self, row, where) -> dict:
+        """A row of the Hub's ``hotpotqa/hotpot_qa`` (or the original JSON, ``_id`` and lists of
+        pairs) -> the shipped files' record: ``id, question, answer, type, level,
+        supporting_facts [[title, sent_id]], context [[title, [sentence, ...]]]``."""
+        from autoact.tasks.hub import as_pairs, text_field
+        rec: dict = {}
+        ex_id = row.get("id", row.get("_id"))
+        if ex_id is not None and str(ex_id).strip():
+            rec["id"] = str(ex_id)
+        rec["question"] = text_field(row, "question", where)
+        answer = row.get("answer")       # a spec task's dataset may hold numbers
+        rec["answer"] = str(answer) if isinstance(answer, (int, float)) and not isinstance(answer, bool) else \
+            text_field(row, "answer", where, why_empty=" (a split without gold answers cannot be scored)")
+        for key in ("type", "level"):
+            if row.get(key) is not None and row[key] != "":
+                rec[key] = row[key]
+        if row.get("supporting_facts") is not None:
+            rec["supporting_facts"] = as_pairs(row["supporting_facts"], ("title", "sent_id"), where,
+                                               "supporting_facts")
+        if row.get("context") is not None:
+            rec["context"] = as_pairs(row["context"], ("title", "sentences"), where, "context")
+        return rec
+
     def score(self, prediction, example) -> Score:
         pred = prediction or ""
         return Score(exact_match(pred, example.answer), f1(pred, example.answer))

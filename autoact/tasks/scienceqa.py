@@ -13,6 +13,7 @@ import difflib
 import re
 from pathlib import Path
 
+from autoact.errors import DataError
 from autoact.io import record_error, stable_id
 from autoact.tasks.base import Example, Score, Task
 
@@ -181,10 +182,85 @@ class ScienceQA(Task):
         ex_id = str(rec.get("pid") or rec.get("id") or stable_id(question))
         return Example(ex_id, question, f"{LETTERS[gold]}. {choices[gold]}", level, fields)
 
+    def hub_columns(self, levels) -> tuple[str, ...]:
+        return ("question", "choices", "answer") + (("grade",) if len(levels) > 1 else ())
+
+    def hub_record(self, row, where) -> dict:
+        """A row of the Hub's ScienceQA (``derek-thomas/ScienceQA``: question, choices, answer
+        (an index), hint, image, grade "grade3", subject, topic, category, skill, ...) -> the shipped
+        files' record: ``Question`` (the question, a ``Context:`` line with the hint when there is
+        one, the ``Options:`` line), ``choices``, ``caption``, ``orc``, ``Answer`` (a letter),
+        ``metadata`` {has_image, grade, subject, topic, category, skill} and ``pid`` when the
+        dataset has one. A question without an image has caption and OCR text "no img", as in
+        the shipped files; one with an image takes them from ``caption`` and ``ocr``/``orc``
+        fields when the dataset has them, else both say that none is available."""
+        from autoact.tasks.hub import CAPTION_UNAVAILABLE, OCR_UNAVAILABLE, text_field
+        question = text_field(row, "question", where)
+        choices = row.get("choices")
+        if not isinstance(choices, list) or len(choices) < 2 or not all(isinstance(c, str) for c in choices):
+            raise DataError(f"{where}: field 'choices' must be a list of at least 2 strings")
+        answer = row.get("answer")
+        if isinstance(answer, int) and not isinstance(answer, bool):
+            if not 0 <= answer < min(len(choices), len(LETTERS)):
+                raise DataError(f"{where}: field 'answer' is {answer}, not an index of the "
+                                f"{len(choices)} choices")
+            letter = LETTERS[answer]
+        elif isinstance(answer, str) and gold_index(answer, choices) is not None:
+            letter = answer.strip()
+        else:
+            raise DataError(f"{where}: field 'answer' must be the index of a choice, got {answer!r}")
+        hint = row.get("hint")
+        if hint is not None and not isinstance(hint, str):
+            raise DataError(f"{where}: field 'hint' must be a string")
+        text = question + (f"\nContext: {hint}" if hint and hint.strip() else "") + "\n" + format_options(choices)
+        has_image = row.get("image") is not None
+        caption = row.get("caption")
+        orc = row.get("orc", row.get("ocr"))
+        meta: dict = {"has_image": has_image}
+        if row.get("grade") is not None:
+            meta["grade"] = grade_number(row["grade"], where)
+        for key in ("subject", "topic", "category", "skill"):
+            if row.get(key) is not None:
+                meta[key] = row[key]
+        rec = {"Question": text, "choices": list(choices),
+               "caption": str(caption) if caption is not None else (CAPTION_UNAVAILABLE if has_image else "no img"),
+               "orc": str(orc) if orc is not None else (OCR_UNAVAILABLE if has_image else "no img"),
+               "Answer": letter, "metadata": meta}
+        pid = row.get("pid", row.get("id"))
+        if pid is not None and str(pid).strip():
+            rec["pid"] = str(pid)
+        return rec
+
+    def hub_level(self, rec, levels, where) -> str:
+        """The level whose grade range (``grade1-4``, ``5-8``) holds the record's grade."""
+        grade = rec.get("metadata", {}).get("grade")
+        ranges = {lv: m for lv in levels if (m := _GRADE_RANGE.fullmatch(lv))}
+        if grade is None or not ranges:
+            if len(levels) == 1:
+                return levels[0]
+            raise DataError(f"{where}: no 'grade' field to find its level among {', '.join(levels)}")
+        for lv, m in ranges.items():
+            if int(m.group(1)) <= grade <= int(m.group(2)):
+                return lv
+        raise DataError(f"{where}: field 'grade' is {grade}, in none of the levels {', '.join(levels)}")
+
     def score(self, prediction, example) -> Score:
         idx = match_option(prediction, example.fields["choices"])
         ok = idx is not None and idx == example.fields["answer_index"]
         return Score(ok, 1.0 if ok else 0.0)
+
+
+_GRADE_RANGE = re.compile(r"(?:grade)?(\d+)-(\d+)")
+
+
+def grade_number(value, where: str) -> int:
+    """A ScienceQA grade as the shipped files hold it: ``"grade3"`` (the Hub) or ``3`` -> 3."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    m = re.fullmatch(r"\s*(?:grade\s*)?(\d+)\s*", str(value), re.I)
+    if m is None:
+        raise DataError(f"{where}: field 'grade' is {value!r}, expected e.g. 'grade3'")
+    return int(m.group(1))
 
 
 def gold_index(answer: str, choices: list[str]) -> int | None:

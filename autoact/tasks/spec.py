@@ -153,6 +153,16 @@ class SpecTask(Task):
     def score(self, prediction: str | None, example: Example) -> Score:
         return self._impl.score(prediction, example)
 
+    # rows of a Hugging Face dataset: the implementation's record format, this spec's levels
+    def hub_columns(self, levels):
+        return self._impl.hub_columns(levels)
+
+    def hub_record(self, row, where) -> dict:
+        return self._impl.hub_record(row, where)
+
+    def hub_level(self, rec, levels, where) -> str:
+        return self._impl.hub_level(rec, levels, where)
+
 
 def load_spec(path: str | Path) -> SpecTask:
     return SpecTask(read_mapping(path, "task spec file"), Path(path))

@@ -194,10 +194,12 @@ def wiki_setting(args: ToolSettings, task=None) -> tuple[str, str | None]:
 
 
 def make_environment(settings: ToolSettings, tools: Sequence[Tool] | None = None,
-                     task=None) -> Environment:
+                     task=None, contexts=None) -> Environment:
     """Build the shared tool environment ``settings`` describe. Its ``retrieval``
     says which setting the run used (``live``, ``offline:<corpus>:<docs>``, ``distractor``, or
-    ``none`` when ``tools`` has no retrieval tool, in which case nothing is opened)."""
+    ``none`` when ``tools`` has no retrieval tool, in which case nothing is opened).
+    ``contexts``: the ``(title, text)`` paragraphs of the questions' own contexts, the
+    distractor corpus of questions that are not the shipped ones (a Hugging Face dataset)."""
     from autoact.tools.cache import DiskCache
     from autoact.tools.search import WebSearch
 
@@ -226,9 +228,9 @@ def make_environment(settings: ToolSettings, tools: Sequence[Tool] | None = None
         retrieval = {"setting": "live", "label": "live", "wikipedia": args.wiki_url,
                      "search": "web search API" if web else "Wikipedia search"}
     else:
-        from autoact.tools.corpus import OfflineCorpus, distractor_index
+        from autoact.tools.corpus import OfflineCorpus, context_index, distractor_index
         if setting == "distractor":
-            index = distractor_index()
+            index = context_index(contexts) if contexts is not None else distractor_index()
         elif corpus_index:
             index = Path(corpus_index).expanduser()
         else:

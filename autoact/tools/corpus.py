@@ -507,6 +507,20 @@ def distractor_index(path: str | os.PathLike | None = None) -> Path:
     return p
 
 
+def context_index(documents: Iterable[tuple[str, str]]) -> Path:
+    """A distractor corpus of other questions' context paragraphs (``--task_path hf:...``: the
+    dataset's own, not the shipped subset's), built on first use into
+    ``~/.cache/autoact/corpora/`` under a name that changes with the documents."""
+    import hashlib
+    docs = list(dict.fromkeys(documents))
+    digest = hashlib.sha256(json.dumps(docs, ensure_ascii=False).encode()).hexdigest()[:12]
+    root = Path(os.environ.get("AUTOACT_CACHE") or "~/.cache/autoact").expanduser() / "corpora"
+    p = root / f"distractor-{digest}.v{FORMAT_VERSION}.sqlite"
+    if not p.exists():
+        build_index(iter(docs), p, progress=False, name=DISTRACTOR_NAME, distractor=True)
+    return p
+
+
 def corpus_index(source: str | os.PathLike, name: str) -> Path:
     """The index of a task's own corpus (a JSONL of ``{title, text}``), built on first use into
     ``~/.cache/autoact/corpora/`` under a name that changes with the file's content."""
