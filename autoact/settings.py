@@ -259,5 +259,5 @@ class CommonSettings:
 class PromptsSettings:
     prompts: str | None = option(None, metavar="FILE",
                                  help="prompts file (YAML/JSON) overriding any of the shipped templates "
-                                      "(autoact/assets/prompts.yaml; slots in README \"Prompts\"); give "
+                                      "(autoact/assets/prompts.yaml; slots in docs/prompts.md); give "
                                       "every stage the same file")

@@ -227,7 +227,7 @@ def test_the_trained_group_beats_the_untrained_base_on_held_out_arithmetic(tmp_p
     Calculator with the question's two numbers, finishes, reflects, and answers some right. A
     break anywhere between filtering and group planning (label masking, prompt drift, adapter
     routing, stop strings) loses that. (Measured: 11 of 30 right, EM 0.367; 6 of 30 with the
-    stock loss, whose last-bit differences alone move the result: README, "The default job".)"""
+    stock loss, whose last-bit differences alone move the result: docs/performance.md, "The default job".)"""
     work = tmp_path / "gap"
     proc = pipeline(work, "--preset", "learning", "--task", "arithmetic", "--set", "compare=[zeroshot]",
                     timeout=2400)

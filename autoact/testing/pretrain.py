@@ -2,7 +2,7 @@
 
 A pre-trained model has learnt from text to pass a name or a number on from where it was
 written to where it is asked for; a random one has not, and LoRA adapters trained for minutes on
-a few hundred trajectories do not teach it either (the README's "Towards a default run" has the
+a few hundred trajectories do not teach it either (docs/learning-history.md has the
 measurements). This module gives the ``demo`` base that ability, as a small stand-in for what
 Llama's pre-training gives the paper's agents: ``transformers``' ``Trainer`` trains every weight
 on sentences built from the :data:`SHAPES` below, whose slots are filled with

@@ -173,8 +173,8 @@ class ToolSettings:
                                     "(default 64)")
     unsafe_code_tool: bool = option(False, kind="switch", group=_ENV,
                                     help="run the Code Interpreter's code even where this machine cannot "
-                                         "enforce its whole sandbox (see README, 'Code Interpreter threat "
-                                         "model'); without it the tool answers that code execution is "
+                                         "enforce its whole sandbox (see docs/code-sandbox.md); without it the tool "
+                                         "answers that code execution is "
                                          "unavailable there")
 
 

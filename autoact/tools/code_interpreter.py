@@ -15,7 +15,7 @@ the folder (a failure is a logged warning).
 Every layer must take effect: :func:`sandbox_features` probes once and lists what is
 ``missing``; then every call answers ``Code execution is unavailable: ...`` unless
 ``SandboxLimits.unsafe`` (``--unsafe_code_tool``). The threat model, what each layer needs and
-what is not prevented: README, "Code Interpreter threat model".
+what is not prevented: docs/code-sandbox.md.
 
 Observations: the output (``(no output)`` when there is none); after an error the output's tail,
 ending with the error line, e.g. ``ZeroDivisionError: division by zero (line 3)``;

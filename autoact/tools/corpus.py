@@ -14,7 +14,7 @@ One SQLite file: ``docs`` (title key index: ``page()`` is one lookup), two exter
 FTS5 tables (texts, titles) used only to find candidates, and ``terms`` (document frequencies);
 ranking is BM25F in Python over a bounded candidate set, so queries stay in milliseconds at a
 million documents. The schema, the build and the ranking in detail, with their measured figures:
-README, "Offline corpus: how it is built and searched".
+docs/retrieval.md.
 """
 
 from __future__ import annotations
