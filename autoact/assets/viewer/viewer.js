@@ -45,6 +45,13 @@
     var t = null;
     return function () { clearTimeout(t); t = setTimeout(fn, ms); };
   }
+  function searchBox(onChange) {
+    var box = el("input");
+    box.type = "search";
+    box.placeholder = "search the question text";
+    box.addEventListener("input", debounce(onChange, 150));
+    return box;
+  }
 
   // ------------------------------------------------------------------ records
   var lowerQuestions = [];
@@ -336,10 +343,7 @@
     var fRun = select([["", "all methods"]].concat(D.runs.map(function (run, r) { return [r, runName(run) + " (" + run.task + ")"]; })), refresh);
     var fLevel = select([["", "all levels"]].concat(levels), refresh);
     var fOutcome = select(OUTCOMES, refresh);
-    var fSearch = el("input");
-    fSearch.type = "search";
-    fSearch.placeholder = "search the question text";
-    fSearch.addEventListener("input", debounce(refresh, 150));
+    var fSearch = searchBox(refresh);
     fRun.id = "f-run"; fLevel.id = "f-level"; fOutcome.id = "f-outcome"; fSearch.id = "f-search"; fTask.id = "f-task";
     var controls = el("div", "controls", tasks.length > 1 ? labelled("Task", fTask) : null, labelled("Method", fRun),
                       labelled("Level", fLevel), labelled("Outcome", fOutcome), fSearch);
@@ -384,10 +388,7 @@
     fB.value = String(second > 0 ? second : 1);
     var fPair = select([["", "every question both answered"], ["a", "only A correct"], ["b", "only B correct"],
                         ["both", "both correct"], ["neither", "neither correct"]], refresh);
-    var fSearch = el("input");
-    fSearch.type = "search";
-    fSearch.placeholder = "search the question text";
-    fSearch.addEventListener("input", debounce(refresh, 150));
+    var fSearch = searchBox(refresh);
     fA.id = "c-a"; fB.id = "c-b"; fPair.id = "c-pair"; fSearch.id = "c-search";
     var count = el("span", "count");
     section.appendChild(el("div", "controls", labelled("A", fA), labelled("B", fB), labelled("Show", fPair), fSearch, count));
@@ -437,10 +438,7 @@
     var fLog = select(logs.map(function (s, i) { return [i, s.path]; }), refresh);
     var fStatus = select([["", "any filter decision"]].concat(D.status_labels.map(function (l, i) { return [i, l]; })), refresh);
     var fOutcome = select(OUTCOMES, refresh);
-    var fSearch = el("input");
-    fSearch.type = "search";
-    fSearch.placeholder = "search the question text";
-    fSearch.addEventListener("input", debounce(refresh, 150));
+    var fSearch = searchBox(refresh);
     fLog.id = "s-log"; fStatus.id = "s-status"; fOutcome.id = "s-outcome"; fSearch.id = "s-search";
     var count = el("span", "count");
     section.appendChild(el("div", "controls", logs.length > 1 ? labelled("Log", fLog) : null,
