@@ -54,6 +54,54 @@ def test_the_readme_keeps_the_two_set_up_commands_verbatim():
     assert "pip install -r requirements.txt" in ci and TESTS in ci
 
 
+def readme_commands() -> list[list[str]]:
+    """The README's command lines (continuations joined, loops and env assignments peeled off)."""
+    import shlex
+    out = []
+    for block in re.findall(r"```bash\n(.*?)```", README.read_text(encoding="utf-8"), re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            line = re.split(r"\s#\s", line)[0].strip()
+            for part in re.split(r"&&|;", line):
+                words = shlex.split(part.replace("$agent", "plan"))
+                while words and (re.fullmatch(r"[A-Z_]+=\S*", words[0]) or words[0] in ("export", "do")):
+                    words = words[1:]
+                if words and words[0] in ("python", "deepspeed", "bash", "autoact", "mkdocs"):
+                    out.append(words)
+    return out
+
+
+def test_every_readme_command_names_a_script_and_flags_it_has():
+    """Each command the README shows runs a script that exists, with flags its parser accepts
+    (the seed commands themselves run verbatim in tests/test_protocol.py)."""
+    from autoact.__main__ import COMMANDS
+    from autoact.stages import training
+    checked = 0
+    for words in readme_commands():
+        if words[0] == "bash":
+            assert (REPO / words[1]).is_file(), words
+            continue
+        if words[0] != "python" and words[0] != "deepspeed":
+            continue
+        if words[1:3] == ["-m", "autoact.pipeline"]:
+            module, args = "autoact.pipeline", words[3:]
+        elif words[1] in ("-m", "-c"):
+            continue
+        else:
+            script = words[1]
+            assert (REPO / script).is_file(), words
+            module = next((m for m, seed, _ in COMMANDS.values() if seed == script), None)
+            assert module, f"{script}: not a stage script"
+            args = words[2:]
+        if module == "autoact.commands.train":
+            flags = {a[2:] for a in args if a.startswith("--")}
+            assert flags <= training.names() | {"deepspeed"}, flags - training.names()
+        else:
+            import importlib
+            importlib.import_module(module).make_parser().parse_args(args)
+        checked += 1
+    assert checked >= 7                   # the default run, smoke, arithmetic, the six seed commands, GPU
+
+
 def test_the_readme_links_every_docs_page():
     """Everything the README used to hold is one click from it, so two from a newcomer."""
     text = README.read_text(encoding="utf-8")
