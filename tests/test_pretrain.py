@@ -140,10 +140,11 @@ def test_the_builder_refuses_a_file_as_its_folder_and_leaves_it_alone(tmp_path):
     assert wrong.read_bytes() == b"keep me\n" and not (tmp_path / "m").exists()
 
 
-def test_the_demo_base_is_the_one_the_documented_figures_were_measured_on():
+def test_the_demo_base_changes_only_on_purpose():
     """The demo base's cache name is a hash of its shape, its pre-training recipe and every
-    shipped text its word vocabulary is made from (``autoact/assets/*.yaml`` comments included,
-    the specs' files). A change there builds another base (nine minutes on two cores) and moves
-    the learning preset's figures in docs/: make it on purpose, then rerun the learning preset,
-    update the figures and this name."""
+    shipped text its word vocabulary is made from (``autoact/assets/*.yaml``, comments included,
+    and the specs' files). A change there builds another base (nine minutes on two cores) for
+    every user and moves the learning preset's figures (it did three times in issue 15, when
+    the baselines' prompts were added): make it on purpose, rerun the learning preset, update the
+    figures in README.md and docs/, then this name."""
     assert tiny.cache_path("demo", tiny.DEMO).name == "demo-v3-f5b7491e79ef"
