@@ -364,7 +364,8 @@ class HFLLM(LLM):
             pad_token_id=self.tokenizer.pad_token_id,
             eos_token_id=self.tokenizer.eos_token_id,
         )
-        kwargs: dict = {"return_dict_in_generate": True}
+        # the key/values come back only to be kept: without the prefix cache, generate() as before
+        kwargs: dict = {"return_dict_in_generate": True} if self.prefixes is not None else {}
         if cache is not None:
             kwargs["cache"] = cache
         if self.adapter_names:
@@ -374,13 +375,14 @@ class HFLLM(LLM):
         with torch.inference_mode():
             result = self.model.generate(input_ids=input_ids, attention_mask=attention,
                                          generation_config=cfg, stopping_criteria=criteria, **kwargs)
-        out = result.sequences
+        out = result.sequences if self.prefixes is not None else result
         self.batches += 1
         self.prompt_tokens += sum(len(x) for x in ids)
         self.reused_tokens += sum(cached)
-        kept = getattr(result, "past_key_values", None) or getattr(result, "cache", None)
-        if self.prefixes is not None and kept is not None:
-            self._keep_prompts(jobs, ids, cached, width_c, width_s, kept)
+        if self.prefixes is not None:
+            kept = getattr(result, "past_key_values", None) or getattr(result, "cache", None)
+            if kept is not None:
+                self._keep_prompts(jobs, ids, cached, width_c, width_s, kept)
         for j in jobs:
             p = j.params
             self.decoding.add("generate", {
