@@ -149,7 +149,7 @@ def test_the_synthesis_view_uses_the_filters_own_decisions(work, page):
 
 
 def test_filter_reasons_name_the_failed_condition():
-    from autoact.report.viewer import ELIGIBLE, KEPT, NOT_SELECTED, REJECTED, filter_reason
+    from autoact.stages.viewer import ELIGIBLE, KEPT, NOT_SELECTED, REJECTED, filter_reason
     good = {"id": "a", "correct": True, "reward": 1.0, "finished": True, "halted": False, "error": None}
     assert filter_reason(good, "correct", {"a"}, 5) == (KEPT, "kept: meets the criterion (finished, no error, "
                                                               "exactly right (exact match / option match))")
@@ -175,7 +175,7 @@ def test_filter_reasons_name_the_failed_condition():
 # ----------------------------------------------------------------------------- safety
 
 def test_hostile_text_cannot_leave_its_json_block(page):
-    from autoact.report.viewer import embed_json
+    from autoact.stages.viewer import embed_json
     text = embed_json({"a": PAYLOAD})
     assert not set(text) & set("<>&\u2028\u2029") and json.loads(text) == {"a": PAYLOAD}
     html = page.read_text()

@@ -1,6 +1,6 @@
 """The report stage: the paper-style tables, chart, learning curves, samples and stage times
 from evaluation runs (``Scripts/report.py``), and ``index.html``, a page to browse it all with
-every trajectory (:mod:`autoact.report.viewer`)."""
+every trajectory (:mod:`autoact.stages.viewer`)."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def run(settings: Settings) -> None:
     from autoact.io import prepare_output, write_text_atomic
     from autoact.report.tables import (bar_chart, best_cells, check_comparable, cost_rows, latex, load_runs,
                                        markdown, question_counts, retrieval_notes, table_rows, to_csv)
-    from autoact.report.viewer import Viewer, data_uri, markdown_blocks
+    from autoact.stages.viewer import Viewer, data_uri, markdown_blocks
 
     if not settings.runs:
         from autoact.errors import ConfigError
@@ -101,7 +101,7 @@ def synthesis_inputs(logs: list[str], folders: list[str]) -> list[tuple[str, str
     from pathlib import Path
 
     from autoact.errors import DataError
-    from autoact.report.viewer import filter_config
+    from autoact.stages.viewer import filter_config
 
     for log in logs:
         if not Path(log).is_file():
