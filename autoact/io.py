@@ -256,8 +256,15 @@ def _unlink(path: PathLike) -> None:
         pass
 
 
-def write_json_atomic(path: PathLike, obj: Any, *, indent: int | None = 2) -> None:
-    write_text_atomic(path, json.dumps(obj, ensure_ascii=False, indent=indent) + "\n")
+def write_json_atomic(path: PathLike, obj: Any, *, indent: int | None = 2, only_if_changed: bool = False) -> bool:
+    """Write ``obj`` as JSON (temp file + rename); with ``only_if_changed``, leave a file that
+    already holds exactly that text alone (its time too). Returns whether it wrote."""
+    text = json.dumps(obj, ensure_ascii=False, indent=indent) + "\n"
+    p = Path(path)
+    if only_if_changed and p.is_file() and p.read_text(encoding="utf-8") == text:
+        return False
+    write_text_atomic(p, text)
+    return True
 
 
 def fsync_dir(folder: Path) -> None:

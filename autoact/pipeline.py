@@ -628,14 +628,10 @@ class Pipeline:
     def single_data(self) -> Path:
         """``data/data_single.json``: the three roles' examples in one file, for ``single``
         (rewritten only when they changed: the report's up-to-date check reads its time)."""
-        import json
-
-        from autoact.io import read_json, write_text_atomic
+        from autoact.io import read_json, write_json_atomic
         out = self.paths["data"] / "data_single.json"
         rows = [row for role in ROLES for row in read_json(self.paths["data"] / f"data_{role}.json")]
-        text = json.dumps(rows, ensure_ascii=False, indent=2) + "\n"
-        if not (out.is_file() and out.read_text(encoding="utf-8") == text):
-            write_text_atomic(out, text)
+        write_json_atomic(out, rows, only_if_changed=True)
         return out
 
     def _train_subprocess(self, launcher: str, argv: list[str]) -> None:

@@ -77,6 +77,17 @@ def test_write_json_atomic_leaves_no_temp_and_replaces(tmp_path):
     assert [p.name for p in f.parent.iterdir()] == ["out.json"]
 
 
+def test_write_json_atomic_only_if_changed_leaves_the_same_text_alone(tmp_path):
+    import os
+    f = tmp_path / "out.json"
+    assert write_json_atomic(f, {"a": 1}, only_if_changed=True) is True
+    os.utime(f, (1_000_000, 1_000_000))
+    assert write_json_atomic(f, {"a": 1}, only_if_changed=True) is False
+    assert f.stat().st_mtime == 1_000_000
+    assert write_json_atomic(f, {"a": 2}, only_if_changed=True) is True
+    assert json.loads(f.read_text()) == {"a": 2} and f.stat().st_mtime > 1_000_000
+
+
 def test_write_json_atomic_file_mode(tmp_path):
     f = tmp_path / "out.json"
     write_json_atomic(f, [1])

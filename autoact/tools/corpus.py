@@ -47,7 +47,8 @@ BM25_B = 0.75
 MAX_TERMS = 8                # query words used to find candidates (the rarest ones)
 CANDIDATES = 30              # documents fetched per stage (title matches, text matches) and scored
 AND_BUDGET_US = 1000         # estimated microseconds the AND queries of one stage may take
-DISTRACTOR_INDEX = f"~/.cache/autoact/hotpotqa_distractor.v{FORMAT_VERSION}.sqlite"
+#: the distractor corpus's file name in the user cache folder (:func:`autoact.io.user_cache_dir`)
+DISTRACTOR_INDEX = f"hotpotqa_distractor.v{FORMAT_VERSION}.sqlite"
 DISTRACTOR_NAME = "hotpotqa-eval-contexts"
 
 STOPWORDS = frozenset("""
@@ -497,24 +498,31 @@ def build_index(source, index_path: str | os.PathLike, *, progress: bool = True,
 
 def distractor_index(path: str | os.PathLike | None = None) -> Path:
     """The distractor corpus: the shipped HotpotQA evaluation questions' own context paragraphs
-    (gold paragraphs included), at ``path`` or ``~/.cache/autoact/``; built on first use (about a
+    (gold paragraphs included), at ``path`` or in the user cache folder (``$AUTOACT_CACHE``, else
+    ``$XDG_CACHE_HOME/autoact``, else ``~/.cache/autoact``); built on first use (about a
     second). Concurrent first uses are safe: each builds under its own temporary name and
     renames it into place."""
-    p = Path(path or DISTRACTOR_INDEX).expanduser()
+    from autoact.io import user_cache_dir
+    p = Path(path).expanduser() if path else user_cache_dir() / DISTRACTOR_INDEX
     if not p.exists():
         build_index(hotpotqa_documents(hotpotqa_files()), p, progress=False, name=DISTRACTOR_NAME,
                     distractor=True)
     return p
 
 
+def _corpora_dir() -> Path:
+    from autoact.io import user_cache_dir
+    return user_cache_dir() / "corpora"
+
+
 def context_index(documents: Iterable[tuple[str, str]]) -> Path:
     """A distractor corpus of other questions' context paragraphs (``--task_path hf:...``: the
     dataset's own, not the shipped subset's), built on first use into
-    ``~/.cache/autoact/corpora/`` under a name that changes with the documents."""
+    the user cache folder's ``corpora/`` under a name that changes with the documents."""
     import hashlib
     docs = list(dict.fromkeys(documents))
     digest = hashlib.sha256(json.dumps(docs, ensure_ascii=False).encode()).hexdigest()[:12]
-    root = Path(os.environ.get("AUTOACT_CACHE") or "~/.cache/autoact").expanduser() / "corpora"
+    root = _corpora_dir()
     p = root / f"distractor-{digest}.v{FORMAT_VERSION}.sqlite"
     if not p.exists():
         build_index(iter(docs), p, progress=False, name=DISTRACTOR_NAME, distractor=True)
@@ -523,11 +531,11 @@ def context_index(documents: Iterable[tuple[str, str]]) -> Path:
 
 def corpus_index(source: str | os.PathLike, name: str) -> Path:
     """The index of a task's own corpus (a JSONL of ``{title, text}``), built on first use into
-    ``~/.cache/autoact/corpora/`` under a name that changes with the file's content."""
+    the user cache folder's ``corpora/`` under a name that changes with the file's content."""
     src = Path(source)
     import hashlib
     digest = hashlib.sha256(src.read_bytes()).hexdigest()[:12]
-    root = Path(os.environ.get("AUTOACT_CACHE") or "~/.cache/autoact").expanduser() / "corpora"
+    root = _corpora_dir()
     p = root / f"{name}-{digest}.v{FORMAT_VERSION}.sqlite"
     if not p.exists():
         build_index(jsonl_documents(src), p, progress=False, name=name)
