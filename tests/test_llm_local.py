@@ -126,7 +126,7 @@ def test_scripted_backend_rules_stop_and_record(tmp_path):
 def test_word_tokenizer_round_trips_and_keeps_names_and_numbers_whole():
     import re
 
-    from autoact.testing.tiny import WORD_NUMBERS, _word_texts, build_word_tokenizer
+    from autoact.testing.tiny import WORD_NUMBERS, build_word_tokenizer, vocabulary_words
     tok = build_word_tokenizer()
     for text in ["Action 3: Finish[1245]\nObservation 2: (Result 1/1) Stobri was founded in 1465.",
                  "héllo wörld ☃ 12345678 tabs\tand  two spaces", "Calculator[80 + 16]\n### Response:\n",
@@ -144,8 +144,7 @@ def test_word_tokenizer_round_trips_and_keeps_names_and_numbers_whole():
     from autoact.llm.templates import RESPONSE_MARKER
     assert pieces("Thought 1:" + RESPONSE_MARKER) == ["Thought", " ", "1", ":", RESPONSE_MARKER]
     # the evaluation files are not read: a word found only there is spelled out
-    counted, every = _word_texts()
-    known = set(re.findall(r"[^\W\d_]+", " ".join(counted + every)))
+    known = set(vocabulary_words())
     specs = Path(__file__).resolve().parents[1] / "autoact/tasks/specs"
     only_eval = {w for f in specs.glob("*_eval.jsonl") for w in re.findall(r"[^\W\d_]+", f.read_text())} - known
     assert only_eval, "expected some word that only the evaluation files hold"
@@ -258,3 +257,42 @@ def test_prefix_reuse_gives_the_uncached_greedy_outputs(tiny_model, tiny_adapter
         llm.close()
     assert steps["cached"] == steps["uncached"]
     assert sum(len(s) for s in steps["cached"]) >= 6
+
+
+def test_the_growing_cache_holds_what_the_stock_cache_holds(tiny_model):
+    """The local backend's cache layers write each new column in place (no copy of the whole
+    cache per token): through prefill, decoding past the room it was given (a new buffer) and a
+    crop (the stock layer's own slicing), the keys/values and the greedy tokens equal the stock
+    ``DynamicCache``'s."""
+    import torch
+    from transformers import AutoModelForCausalLM, DynamicCache
+
+    from autoact.llm.hf_backend import _growing_cache
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model, dtype=torch.float32).eval()
+    n_layers = model.config.num_hidden_layers
+    torch.manual_seed(0)
+    ids = torch.randint(5, model.config.vocab_size, (3, 17))
+    mask = torch.ones_like(ids)
+    mask[1, :5] = 0                       # a left-padded row
+    caches = {"stock": DynamicCache(), "growing": _growing_cache(n_layers, capacity=20)}
+    tokens = {}
+    with torch.inference_mode():
+        for name, cache in caches.items():
+            out = model.generate(input_ids=ids, attention_mask=mask, cache=cache, max_new_tokens=12,
+                                 min_new_tokens=12, do_sample=False, pad_token_id=0, return_dict_in_generate=True)
+            tokens[name] = out.sequences
+    assert torch.equal(tokens["stock"], tokens["growing"])
+    for a, b in zip(caches["stock"].layers, caches["growing"].layers):
+        assert a.keys.shape == b.keys.shape == (3, model.config.num_attention_heads, 17 + 11, a.keys.shape[-1])
+        assert torch.equal(a.keys, b.keys) and torch.equal(a.values, b.values)
+    # 17 + 11 positions did not fit the room of 20: the layer moved to a bigger buffer on the way
+    assert caches["growing"].layers[0]._buf[0].shape[2] >= 28
+    # a crop slices the keys; the next update starts from the cropped keys
+    for cache in caches.values():
+        cache.crop(-8)
+        k = torch.ones(3, model.config.num_attention_heads, 2, caches["stock"].layers[0].keys.shape[-1])
+        for i in range(n_layers):
+            cache.update(k, k, i)
+    for a, b in zip(caches["stock"].layers, caches["growing"].layers):
+        assert a.keys.shape[2] == 22 and torch.equal(a.keys, b.keys) and torch.equal(a.values, b.values)

@@ -107,6 +107,47 @@ class _PrefixStore:
             self.used -= freed
 
 
+def _growing_cache(num_layers: int, capacity: int, layers: Sequence | None = None):
+    """A ``DynamicCache`` whose layers keep their key/values in a buffer with room for
+    ``capacity`` positions (the prompt and every new token), filled with ``layers`` (per layer
+    (keys, values)) if given: each decoding step writes its column in place, where the stock
+    layer copies the whole cache to append one (``torch.cat``), the largest single cost of a
+    decoding step at a few hundred tokens of context and more on a CPU."""
+    from transformers import DynamicCache
+    from transformers.cache_utils import DynamicLayer
+
+    class GrowingLayer(DynamicLayer):
+        def update(self, key_states, value_states, *args, **kwargs):
+            if not self.is_initialized:
+                self.lazy_initialization(key_states, value_states)
+            n = self.get_seq_length()
+            m = key_states.shape[-2]
+            buf = getattr(self, "_buf", None)
+            # a new buffer when none is there yet, when full, or when someone else (crop, beam
+            # reordering) replaced the keys with a tensor of their own
+            if buf is None or self.keys is not buf[2] or n + m > buf[0].shape[-2]:
+                room = max(capacity, n + m + 64)
+                k = key_states.new_empty((*key_states.shape[:2], room, key_states.shape[3]))
+                v = value_states.new_empty((*value_states.shape[:2], room, value_states.shape[3]))
+                if n:
+                    k[:, :, :n] = self.keys
+                    v[:, :, :n] = self.values
+            else:
+                k, v = buf[0], buf[1]
+            k[:, :, n:n + m] = key_states
+            v[:, :, n:n + m] = value_states
+            self.keys, self.values = k[:, :, :n + m], v[:, :, :n + m]
+            self._buf = (k, v, self.keys)
+            return self.keys, self.values
+
+    cache = DynamicCache()
+    cache.layer_class_to_replicate = None
+    cache.layers = [GrowingLayer() for _ in range(num_layers)]
+    for layer, (k, v) in zip(cache.layers, layers or ()):
+        layer.update(k, v)
+    return cache
+
+
 #: model types whose positions follow the attention mask in generate() and whose layers all
 #: attend to the whole context: the prefix cache's layout is exact for them
 PREFIX_CACHE_MODELS = ("llama", "mistral", "qwen2", "qwen3")
@@ -322,7 +363,7 @@ class HFLLM(LLM):
 
     def _generate_rows(self, jobs, ids, hits, cached) -> list[tuple[str, int, int, str]]:
         """One generate() over ``jobs``: token ``ids``, the kept prompt each reuses and how much."""
-        from transformers import DynamicCache, GenerationConfig, StoppingCriteriaList
+        from transformers import GenerationConfig, StoppingCriteriaList
 
         params = jobs[0].params
         width_c = max(cached)
@@ -336,7 +377,8 @@ class HFLLM(LLM):
         input_ids = torch.stack(rows).to(self.device)
         attention = torch.stack(masks).to(self.device)
         prompt_len = input_ids.shape[1]
-        cache = None
+        max_new = [j.params.max_tokens for j in jobs]
+        layers = None
         if width_c:
             per_row = [self.prefixes.layers(key) if c else None for (key, _), c in zip(hits, cached)]
             template = next(r for r in per_row if r is not None)
@@ -350,8 +392,7 @@ class HFLLM(LLM):
                     ks.append(torch.cat([k0.new_zeros(shape), k], dim=2))
                     vs.append(torch.cat([v0.new_zeros((1, v0.shape[1], width_c - c, v0.shape[3])), v], dim=2))
                 layers.append((torch.cat(ks).to(self.device), torch.cat(vs).to(self.device)))
-            cache = DynamicCache(ddp_cache_data=layers)
-        max_new = [j.params.max_tokens for j in jobs]
+        cache = _growing_cache(self.model.config.num_hidden_layers, prompt_len + max(max_new), layers)
         stops = [j.params.stop for j in jobs]
         criteria = StoppingCriteriaList([_RowStop(self.tokenizer, prompt_len, stops, max_new,
                                                    self._tok_lock)])
@@ -366,8 +407,7 @@ class HFLLM(LLM):
         )
         # the key/values come back only to be kept: without the prefix cache, generate() as before
         kwargs: dict = {"return_dict_in_generate": True} if self.prefixes is not None else {}
-        if cache is not None:
-            kwargs["cache"] = cache
+        kwargs["cache"] = cache
         if self.adapter_names:
             kwargs["adapter_names"] = [j.model for j in jobs]
         if params.seed is not None and not params.greedy:
