@@ -141,10 +141,25 @@ def test_the_builder_refuses_a_file_as_its_folder_and_leaves_it_alone(tmp_path):
 
 
 def test_the_demo_base_changes_only_on_purpose():
-    """The demo base's cache name is a hash of its shape, its pre-training recipe and every
-    shipped text its word vocabulary is made from (``autoact/assets/*.yaml``, comments included,
-    and the specs' files). A change there builds another base (nine minutes on two cores) for
-    every user and moves the learning preset's figures (it did three times in issue 15, when
-    the baselines' prompts were added): make it on purpose, rerun the learning preset, update the
-    figures in README.md and docs/, then this name."""
-    assert tiny.cache_path("demo", tiny.DEMO).name == "demo-v3-f5b7491e79ef"
+    """The demo base's cache name is a hash of its shape, its pre-training recipe, the generic
+    corpus and the word list ``autoact/assets/demo_vocabulary.txt``, not of the prompts' or
+    specs' wording: editing a prompt file (issue 15 added the baselines' prompts, and the base
+    built from every prompt file's words moved the learning preset's figures, WikiFacts to zero)
+    builds nothing. A change of the list builds another base (nine minutes on two cores) for
+    every user: make it on purpose, rerun the learning preset, update the figures in README.md
+    and docs/, then this name."""
+    assert tiny.cache_path("demo", tiny.DEMO).name == "demo-v3-1ccfd877734a"
+
+
+def test_the_demo_vocabulary_holds_what_the_demo_writes_and_reads():
+    """Every word of the demo's prompts and of the shipped specs and corpora (evaluation files
+    aside), every frequent word of the generic corpus (the pre-training's words), the words of
+    every episode's scratchpad, and every number below the bound: one token each."""
+    words = set(tiny.vocabulary_words())
+    needed = {w for t in tiny.demo_texts() for w in re.findall(r"[^\W\d_]+", t)} | tiny.frequent_words()
+    needed |= {"Question", "Thought", "Action", "Observation", "Invalid", "Valid", "Actions", "Please",
+               "reflect", "Answer", "CORRECT", "INCORRECT", "Result", "No"}
+    assert needed - words == set()
+    assert {str(n) for n in range(tiny.WORD_NUMBERS)} <= words
+    listed = tiny.VOCABULARY.read_text(encoding="utf-8").split()
+    assert listed == sorted(set(listed)) and not any(w.isdigit() for w in listed)

@@ -111,26 +111,32 @@ def build_tokenizer(vocab_size: int = 1024, corpus: Path = ASSET):
     return _as_llama_tokenizer(tok)
 
 
-#: word-level vocabulary: words seen at least this often in the shipped texts ...
+#: the word tokenizer's words (numbers aside), one a line: a file, so that no edit of a prompt,
+#: a spec's wording or a comment builds another demo base (each base is another random draw,
+#: and the learning preset's figures move with it; docs/learning-history.md). It holds the
+#: generic corpus's frequent words, every word of the shipped task specs and their corpora (not
+#: of the evaluation files) and the words of the agents' prompts and the tools' messages.
+#: Changing it is changing the base: rerun the learning preset and update its figures.
+VOCABULARY = ASSET.parent / "demo_vocabulary.txt"
+#: frequent words: seen at least this often in the generic corpus
 WORD_MIN_COUNT = 3
-#: ... every number below this, and every word of the shipped task specs and their corpora
+#: every number below this is one token
 WORD_NUMBERS = 5000
 
 
-def _word_texts() -> tuple[list[str], list[str]]:
-    """(texts whose frequent words enter the vocabulary, texts whose every word does). The
-    shipped specs' files are read except the evaluation file each spec names (``eval_path``)."""
+def demo_texts() -> list[str]:
+    """The texts every word of which the vocabulary must hold: the demo's prompts
+    (``assets/demo_prompts.yaml``) and the shipped specs' files except the evaluation file each
+    spec names (``eval_path``)."""
     import yaml
 
     root = Path(__file__).resolve().parents[1]
     specs = root / "tasks" / "specs"
     held_out = {(specs / ev).resolve() for f in specs.glob("*.yaml")
                 if (ev := (yaml.safe_load(f.read_text(encoding="utf-8")) or {}).get("eval_path"))}
-    counted = [ASSET.read_text(encoding="utf-8")]
-    every = [f.read_text(encoding="utf-8") for f in sorted((root / "assets").glob("*.yaml"))]
-    every += [f.read_text(encoding="utf-8") for f in sorted(specs.iterdir())
-              if f.suffix in (".yaml", ".jsonl") and f.resolve() not in held_out]
-    return counted, every
+    texts = [(root / "assets" / "demo_prompts.yaml").read_text(encoding="utf-8")]
+    return texts + [f.read_text(encoding="utf-8") for f in sorted(specs.iterdir())
+                    if f.suffix in (".yaml", ".jsonl") and f.resolve() not in held_out]
 
 
 #: a word of the word tokenizer: a run of letters (numbers are separate tokens)
@@ -142,17 +148,22 @@ def frequent_words() -> set[str]:
     :data:`WORD_MIN_COUNT` times: the word tokenizer knows them, and the demo base's
     pre-training text is made of them."""
     import collections
-    counted, _ = _word_texts()
-    counts = collections.Counter(w for t in counted for w in _WORD.findall(t))
+    counts = collections.Counter(_WORD.findall(ASSET.read_text(encoding="utf-8")))
     return {w for w, c in counts.items() if c >= WORD_MIN_COUNT}
+
+
+def vocabulary_words() -> list[str]:
+    """The word tokenizer's words and numbers, sorted: :data:`VOCABULARY` and every number
+    below :data:`WORD_NUMBERS`."""
+    words = set(VOCABULARY.read_text(encoding="utf-8").split())
+    return sorted(words | {str(n) for n in range(WORD_NUMBERS)})
 
 
 def build_word_tokenizer():
     """A word-level tokenizer: a known word, a number below :data:`WORD_NUMBERS`, a space or a
     punctuation mark is one token; anything else falls back to characters, then bytes, so every
-    text round-trips. Known words: those seen :data:`WORD_MIN_COUNT` times in the shipped
-    tokenizer corpus, and every word of the shipped prompts, task specs and their corpora (the
-    evaluation files are not read). A copy of a name or a number is then one token to copy. The
+    text round-trips. Known words: :data:`VOCABULARY` (which holds every word of the demo's
+    prompts, the task specs and their corpora, not the evaluation files'). A copy of a name or a number is then one token to copy. The
     response marker the agents are trained with (``\n### Response:\n``) is one token too, as a
     chat model's turn markers are, so that the step label stays a few tokens from where the
     agent starts writing."""
@@ -160,13 +171,10 @@ def build_word_tokenizer():
 
     from autoact.llm.templates import RESPONSE_MARKER
 
-    _, every = _word_texts()
-    words = frequent_words() | {w for t in every for w in _WORD.findall(t)}
-    words |= {str(n) for n in range(WORD_NUMBERS)}
     vocab = [(s, 0.0) for s in SPECIALS] + [(f"<0x{i:02X}>", -20.0) for i in range(256)]
     seen = {v for v, _ in vocab}
     for piece, score in [(chr(i), -10.0) for i in range(32, 127)] + [("\n", -10.0), ("\t", -10.0)] \
-            + [(w, -5.0) for w in sorted(words)]:
+            + [(w, -5.0) for w in vocabulary_words()]:
         if piece not in seen:
             vocab.append((piece, score))
             seen.add(piece)
@@ -248,8 +256,10 @@ def cache_path(name: str, config: TinyConfig) -> Path:
     """The folder :func:`cached_tiny_model` keeps ``config``'s model in."""
     from autoact.testing.pretrain import PRETRAIN_VERSION, SHAPES
 
-    counted, every = _word_texts()
-    key = hashlib.sha256(json.dumps([asdict(config), PRETRAIN_VERSION, SHAPES, counted, every])
+    # what the model is made from: the corpus (the BPE tokenizer's and the pre-training words')
+    # and the word vocabulary itself, not the texts' wording (a comment edit builds nothing)
+    key = hashlib.sha256(json.dumps([asdict(config), PRETRAIN_VERSION, SHAPES, ASSET.read_text(encoding="utf-8"),
+                                     vocabulary_words()])
                          .encode("utf-8")).hexdigest()[:12]
     return cache_dir() / "models" / f"{name}-v{PRETRAIN_VERSION}-{key}"
 
