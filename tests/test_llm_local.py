@@ -296,3 +296,16 @@ def test_the_growing_cache_holds_what_the_stock_cache_holds(tiny_model):
             cache.update(k, k, i)
     for a, b in zip(caches["stock"].layers, caches["growing"].layers):
         assert a.keys.shape[2] == 22 and torch.equal(a.keys, b.keys) and torch.equal(a.values, b.values)
+
+
+def test_only_full_attention_models_get_the_growing_cache_and_the_prefix_cache():
+    """A model with sliding-window layers decodes with generate()'s own cache (it builds the
+    sliding layers from the config); the growing cache and kept prefixes are full-attention only."""
+    from transformers import LlamaConfig, MistralConfig, Qwen2Config
+
+    from autoact.llm.hf_backend import prefix_cache_ok
+    assert prefix_cache_ok(LlamaConfig())
+    assert prefix_cache_ok(MistralConfig(sliding_window=None))
+    assert not prefix_cache_ok(MistralConfig(sliding_window=16))
+    assert not prefix_cache_ok(Qwen2Config(use_sliding_window=True, sliding_window=16, max_window_layers=0,
+                                           num_hidden_layers=2))

@@ -243,7 +243,10 @@ class HFLLM(LLM):
         self.max_batch_size = max_batch_size
         self.batch_wait = batch_wait
         self.batches = 0          # generate() calls made, for benchmarks and tests
-        use_prefix = prefix_cache_mb > 0 and prefix_cache_ok(self.model.config)    # peft passes the base's
+        # full-attention models get the growing key/value cache and may keep prefixes; others
+        # (sliding windows) decode with generate()'s own cache, which knows their layer types
+        self.full_attention = prefix_cache_ok(self.model.config)      # peft passes the base's
+        use_prefix = prefix_cache_mb > 0 and self.full_attention
         self.prefixes = _PrefixStore(prefix_cache_mb * 2**20) if use_prefix else None
         self.prompt_tokens = 0    # prompt tokens of every row, and those read from the prefix cache
         self.reused_tokens = 0
@@ -392,7 +395,8 @@ class HFLLM(LLM):
                     ks.append(torch.cat([k0.new_zeros(shape), k], dim=2))
                     vs.append(torch.cat([v0.new_zeros((1, v0.shape[1], width_c - c, v0.shape[3])), v], dim=2))
                 layers.append((torch.cat(ks).to(self.device), torch.cat(vs).to(self.device)))
-        cache = _growing_cache(self.model.config.num_hidden_layers, prompt_len + max(max_new), layers)
+        cache = _growing_cache(self.model.config.num_hidden_layers, prompt_len + max(max_new), layers) \
+            if self.full_attention else None
         stops = [j.params.stop for j in jobs]
         criteria = StoppingCriteriaList([_RowStop(self.tokenizer, prompt_len, stops, max_new,
                                                    self._tok_lock)])
@@ -407,7 +411,8 @@ class HFLLM(LLM):
         )
         # the key/values come back only to be kept: without the prefix cache, generate() as before
         kwargs: dict = {"return_dict_in_generate": True} if self.prefixes is not None else {}
-        kwargs["cache"] = cache
+        if cache is not None:
+            kwargs["cache"] = cache
         if self.adapter_names:
             kwargs["adapter_names"] = [j.model for j in jobs]
         if params.seed is not None and not params.greedy:
