@@ -37,7 +37,8 @@ from pathlib import Path
 from typing import Sequence
 
 import torch
-from transformers import StoppingCriteria
+from transformers import DynamicCache, StoppingCriteria
+from transformers.cache_utils import DynamicLayer
 
 from autoact.errors import ConfigError
 from autoact.llm.base import LLM, Completion, Message, SamplingParams, truncate_at_stop
@@ -107,42 +108,47 @@ class _PrefixStore:
             self.used -= freed
 
 
-def _growing_cache(num_layers: int, capacity: int, layers: Sequence | None = None):
-    """A ``DynamicCache`` whose layers keep their key/values in a buffer with room for
-    ``capacity`` positions (the prompt and every new token), filled with ``layers`` (per layer
-    (keys, values)) if given: each decoding step writes its column in place, where the stock
-    layer copies the whole cache to append one (``torch.cat``), the largest single cost of a
-    decoding step at a few hundred tokens of context and more on a CPU."""
-    from transformers import DynamicCache
-    from transformers.cache_utils import DynamicLayer
+class _GrowingLayer(DynamicLayer):
+    """A cache layer whose keys/values live in a buffer with room for ``capacity`` positions
+    (the prompt and every new token): each decoding step writes its column in place, where the
+    stock layer copies the whole cache to append one (``torch.cat``), the largest single cost of
+    a decoding step at a few hundred tokens of context and more on a CPU."""
 
-    class GrowingLayer(DynamicLayer):
-        def update(self, key_states, value_states, *args, **kwargs):
-            if not self.is_initialized:
-                self.lazy_initialization(key_states, value_states)
-            n = self.get_seq_length()
-            m = key_states.shape[-2]
-            buf = getattr(self, "_buf", None)
-            # a new buffer when none is there yet, when full, or when someone else (crop, beam
-            # reordering) replaced the keys with a tensor of their own
-            if buf is None or self.keys is not buf[2] or n + m > buf[0].shape[-2]:
-                room = max(capacity, n + m + 64)
-                k = key_states.new_empty((*key_states.shape[:2], room, key_states.shape[3]))
-                v = value_states.new_empty((*value_states.shape[:2], room, value_states.shape[3]))
-                if n:
-                    k[:, :, :n] = self.keys
-                    v[:, :, :n] = self.values
-            else:
-                k, v = buf[0], buf[1]
-            k[:, :, n:n + m] = key_states
-            v[:, :, n:n + m] = value_states
-            self.keys, self.values = k[:, :, :n + m], v[:, :, :n + m]
-            self._buf = (k, v, self.keys)
-            return self.keys, self.values
+    def __init__(self, capacity: int):
+        super().__init__()
+        self.capacity = capacity
+        self._buf = None
 
+    def update(self, key_states, value_states, *args, **kwargs):
+        if not self.is_initialized:
+            self.lazy_initialization(key_states, value_states)
+        n = self.get_seq_length()
+        m = key_states.shape[-2]
+        buf = self._buf
+        # a new buffer when none is there yet, when full, or when someone else (crop, beam
+        # reordering) replaced the keys with a tensor of their own
+        if buf is None or self.keys is not buf[2] or n + m > buf[0].shape[-2]:
+            room = max(self.capacity, n + m + 64)
+            k = key_states.new_empty((*key_states.shape[:2], room, key_states.shape[3]))
+            v = value_states.new_empty((*value_states.shape[:2], room, value_states.shape[3]))
+            if n:
+                k[:, :, :n] = self.keys
+                v[:, :, :n] = self.values
+        else:
+            k, v = buf[0], buf[1]
+        k[:, :, n:n + m] = key_states
+        v[:, :, n:n + m] = value_states
+        self.keys, self.values = k[:, :, :n + m], v[:, :, :n + m]
+        self._buf = (k, v, self.keys)
+        return self.keys, self.values
+
+
+def _growing_cache(num_layers: int, capacity: int, layers: Sequence | None = None) -> DynamicCache:
+    """A ``DynamicCache`` of :class:`_GrowingLayer` with room for ``capacity`` positions, filled
+    with ``layers`` (per layer (keys, values)) if given."""
     cache = DynamicCache()
     cache.layer_class_to_replicate = None
-    cache.layers = [GrowingLayer() for _ in range(num_layers)]
+    cache.layers = [_GrowingLayer(capacity) for _ in range(num_layers)]
     for layer, (k, v) in zip(cache.layers, layers or ()):
         layer.update(k, v)
     return cache
