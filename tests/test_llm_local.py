@@ -217,6 +217,38 @@ def test_demo_base_model_starts_with_heads_that_look_one_to_four_tokens_back(tmp
         build_tiny_model(tmp_path / "bad", TinyConfig(previous_token_heads=(1, 2, 3)))   # 2 heads
 
 
+def test_the_prefix_store_finds_the_longest_shared_prefix_per_adapter_and_forgets_what_it_evicts():
+    import torch
+
+    from autoact.llm.hf_backend import _PrefixStore
+
+    block = _PrefixStore.BLOCK
+    kv = [(torch.zeros(1, 1, 4, 2), torch.zeros(1, 1, 4, 2))]            # 64 bytes per prompt
+    store = _PrefixStore(budget=3 * 64)
+    shared = list(range(100, 100 + 3 * block))
+    a = torch.tensor(shared + [1] * block)
+    b = torch.tensor(shared[:2 * block] + [2] * 2 * block)
+    store.add("plan", a, kv)
+    store.add("plan", b, kv)
+    # the longest shared prefix wins, to the token (past the last whole block it shares)
+    query = torch.tensor(shared + [1] * 5 + [9] * 20)
+    key, n = store.best("plan", query)
+    assert store.entries[key][1] is a and n == 3 * block + 5
+    key, n = store.best("plan", torch.tensor(shared[:2 * block] + [2] * 3 + [7] * block))
+    assert store.entries[key][1] is b and n == 2 * block + 3
+    # another adapter's prompts and prefixes shorter than a block are not reused
+    assert store.best("tool", query) == (None, 0)
+    assert store.best("plan", torch.tensor(shared[:block - 1] + [5] * 40)) == (None, 0)
+    # over budget the least recently used prompt leaves, with every index entry pointing at it
+    store.best("plan", query)                                             # a is now the latest used
+    store.add("tool", torch.tensor(shared), kv)
+    store.add("plan", torch.tensor([3] * 2 * block), kv)
+    assert [e[1] is b for e in store.entries.values()].count(True) == 0 and store.used == 3 * 64
+    assert all(k in store.entries for keys in store.index.values() for k in keys)
+    key, n = store.best("plan", torch.tensor(shared[:2 * block] + [2] * 2 * block))
+    assert store.entries[key][1] is a and n == 2 * block
+
+
 def test_prefix_reuse_gives_the_uncached_greedy_outputs(tiny_model, tiny_adapters, tmp_path):
     """Group planning on the local backend with the prefix cache (the instruction shared by every
     question, each question's scratchpad across its steps and roles, mixed adapters and cached
