@@ -44,10 +44,49 @@ def test_three_adapters_on_one_base_mixed_batch_equals_each_alone(hf_llm):
     # the adapters really differ from each other and from the base
     texts = [hf_llm.complete([PROMPTS[0]], model=n, max_tokens=10)[0].text for n in names]
     assert len(set(texts)) == 4, texts
-    # adapters were loaded once onto one base model
-    from peft import PeftModel
-    assert isinstance(hf_llm.model, PeftModel)
-    assert set(hf_llm.model.peft_config) == {"plan", "tool", "reflect"}
+    import torch
+
+    # adapters were loaded once onto one base model and merged into copies of the weights they
+    # change (q_proj, v_proj of both layers); the base's rows read the base's own weights
+    from autoact.llm.hf_backend import BASE, _MergedLinear
+    assert hf_llm.describe()["merged_adapters"]
+    merged = [m for m in hf_llm.model.modules() if isinstance(m, _MergedLinear)]
+    assert len(merged) == 2 * 2 and all(set(m.weights) == {BASE, "plan", "tool", "reflect"} for m in merged)
+    q = hf_llm.model.model.layers[0].self_attn.q_proj
+    assert q.weights[BASE] is not q.weights["plan"] and not torch.equal(q.weights["plan"], q.weights["tool"])
+
+
+def test_merged_adapters_decode_as_peft_does(tiny_model, tiny_adapters):
+    """A batch mixing adapters through merged weights gives peft's greedy texts (its own LoRA
+    products per adapter) and logits equal up to float rounding."""
+    import torch
+
+    from autoact.llm.hf_backend import HFLLM, _merge_adapters
+    adapters = {k: str(v) for k, v in tiny_adapters.items()}
+    names = ["tool", None, "plan", "reflect", "plan"]
+    prompts = PROMPTS + ["Question: Which town"]
+    texts = {}
+    for mb in (2048, 0):
+        llm = HFLLM(str(tiny_model), adapters, dtype="float32", device="cpu", merged_adapters_mb=mb)
+        assert llm.describe()["merged_adapters"] == bool(mb)
+        texts[mb] = [c.text for c in llm.complete(prompts, model=names, max_tokens=12)]
+        ids = llm.tokenizer(prompts[:4], return_tensors="pt", padding=True)
+        with torch.inference_mode():
+            if mb:
+                llm.route.set(["plan", "plan", "tool", "__base__"])
+                logits = llm.model(**ids).logits
+            else:
+                logits = llm.model(**ids, adapter_names=["plan", "plan", "tool", "__base__"]).logits
+        texts[f"logits{mb}"] = logits
+        llm.close()
+    assert texts[2048] == texts[0]
+    assert torch.allclose(texts["logits2048"], texts["logits0"], atol=1e-4), \
+        (texts["logits2048"] - texts["logits0"]).abs().max()
+    # too little memory for the copies (3 adapters x 4 layers of 128 x 128 floats): peft's path
+    llm = HFLLM(str(tiny_model), adapters, dtype="float32", device="cpu", merged_adapters_mb=0)
+    assert _merge_adapters(llm.model, list(adapters), 3 * 4 * 128 * 128 * 4 - 1) is None
+    assert _merge_adapters(llm.model, list(adapters), 3 * 4 * 128 * 128 * 4) is not None
+    llm.close()
 
 
 def test_stop_strings_and_max_tokens_per_row(hf_llm):

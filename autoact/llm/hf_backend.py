@@ -182,6 +182,78 @@ def _growing_cache(num_layers: int, capacity: int, layers: Sequence | None = Non
     return cache
 
 
+class _Route:
+    """Which weights each row of the running batch goes through: runs of consecutive rows
+    ``(start, end, adapter)``, set before every ``generate()`` (one worker thread runs the model)."""
+
+    def __init__(self):
+        self.runs: list[tuple[int, int | None, str]] = [(0, None, BASE)]
+
+    def set(self, names: Sequence[str]) -> None:
+        runs: list[tuple[int, int | None, str]] = []
+        for i, name in enumerate(names):
+            if runs and runs[-1][2] == name:
+                runs[-1] = (runs[-1][0], i + 1, name)
+            else:
+                runs.append((i, i + 1, name))
+        self.runs = runs
+
+
+class _MergedLinear(torch.nn.Module):
+    """A linear layer holding one weight per adapter (the base's, and each adapter's merged
+    ``W + scaling * B @ A``); each run of rows goes through its own adapter's weight."""
+
+    def __init__(self, base: torch.nn.Linear, weights: dict[str, torch.Tensor], route: _Route):
+        super().__init__()
+        self.weights = weights        # not parameters: inference only, and shared with the base
+        self.bias = base.bias
+        self.route = route
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        runs = self.route.runs
+        if len(runs) == 1:
+            return torch.nn.functional.linear(x, self.weights[runs[0][2]], self.bias)
+        return torch.cat([torch.nn.functional.linear(x[start:end], self.weights[name], self.bias)
+                          for start, end, name in runs])
+
+
+def _merge_adapters(model, names: Sequence[str], budget: int):
+    """The peft ``model``'s base with every LoRA linear layer replaced by a :class:`_MergedLinear`
+    (the route says which rows take which adapter), or None where that cannot be done exactly
+    (LoRA variants such as DoRA, LoRA biases, fully trained modules, non-linear LoRA layers) or
+    the merged copies would take more than ``budget`` bytes."""
+    from peft.tuners.lora import Linear as LoraLinear
+    from peft.tuners.lora import LoraLayer
+
+    base = model.get_base_model()
+    found, size = [], 0
+    for path, module in base.named_modules():
+        kind = type(module).__name__
+        if kind in ("ModulesToSaveWrapper", "TrainableTokensWrapper", "TrainableTokensLayer"):
+            return None
+        if not isinstance(module, LoraLayer):
+            continue
+        if not isinstance(module, LoraLinear) or not isinstance(module.base_layer, torch.nn.Linear) \
+                or getattr(module, "lora_variant", None) or any(getattr(module, "lora_bias", {}).values()):
+            return None
+        w = module.base_layer.weight
+        size += sum(w.numel() * w.element_size() for n in names if n in module.lora_A)
+        found.append((path, module))
+    if not found or size > budget:
+        return None
+    route = _Route()
+    with torch.no_grad():
+        for path, module in found:
+            w = module.base_layer.weight
+            weights = {BASE: w}
+            for n in names:
+                weights[n] = (w + module.get_delta_weight(n)).contiguous() if n in module.lora_A else w
+            parent_path, _, attr = path.rpartition(".")
+            setattr(base.get_submodule(parent_path) if parent_path else base, attr,
+                    _MergedLinear(module.base_layer, weights, route))
+    return base, route
+
+
 #: model types whose positions follow the attention mask in generate() and whose layers all
 #: attend to the whole context: the prefix cache's layout is exact for them
 PREFIX_CACHE_MODELS = ("llama", "mistral", "qwen2", "qwen3")
@@ -235,7 +307,8 @@ class HFLLM(LLM):
     def __init__(self, model_path: str, adapters: dict[str, str] | None = None, *,
                  default_model: str | None = None, dtype: str = "auto", device: str = "auto",
                  max_batch_size: int = 16, batch_wait: float = 0.01,
-                 trust_remote_code: bool = False, prefix_cache_mb: int = 1024):
+                 trust_remote_code: bool = False, prefix_cache_mb: int = 1024,
+                 merged_adapters_mb: int = 2048):
         from transformers import AutoModelForCausalLM, AutoTokenizer
         from transformers.utils import logging as hf_logging
 
@@ -271,7 +344,16 @@ class HFLLM(LLM):
                 except Exception as err:    # noqa: BLE001 - truncated weights, bad config, other base
                     raise ConfigError(f"adapter {name!r}: cannot load {path} ({first_line(err)}); "
                                       f"is it a complete LoRA adapter trained on {self.model_path}?") from None
-        self.model = model.to(self.device).eval()
+        model = model.to(self.device).eval()
+        # adapters merged into copies of the weights they change, where the copies fit: a mixed
+        # batch (rows sorted by adapter) then runs each adapter's rows through one plain matrix
+        # product per layer instead of peft's per-adapter gather, two LoRA products and scatter
+        self.route = None
+        if adapters and merged_adapters_mb > 0:
+            merged = _merge_adapters(model, self.adapter_names, merged_adapters_mb * 2**20)
+            if merged is not None:
+                model, self.route = merged
+        self.model = model
         self.base_name = default_model or Path(self.model_path.rstrip("/")).name
         super().__init__(self.base_name)
         self.max_batch_size = max_batch_size
@@ -335,7 +417,8 @@ class HFLLM(LLM):
 
     def describe(self) -> dict:
         return {"backend": self.backend, "model": self.model_path, "adapters": self.adapter_names,
-                "dtype": str(self.dtype).replace("torch.", ""), "device": self.device}
+                "dtype": str(self.dtype).replace("torch.", ""), "device": self.device,
+                "merged_adapters": self.route is not None}
 
     def close(self) -> None:
         if self._worker.is_alive():
@@ -389,8 +472,10 @@ class HFLLM(LLM):
         cached = [min(n, len(x) - 1) if key is not None else 0 for (key, n), x in zip(hits, ids)]
         new = [len(x) - c for x, c in zip(ids, cached)]
         short = min(new)
-        parts = [[i for i in range(len(jobs)) if self.prefixes is None or new[i] <= 4 * short + 64]]
-        parts.append([i for i in range(len(jobs)) if i not in parts[0]])
+        # rows sorted by adapter: merged adapters run one matrix product per run of equal names
+        order = sorted(range(len(jobs)), key=lambda i: jobs[i].model)
+        parts = [[i for i in order if self.prefixes is None or new[i] <= 4 * short + 64]]
+        parts.append([i for i in order if i not in parts[0]])
         out: dict[int, tuple] = {}
         for part in (p for p in parts if p):
             rows = self._generate_rows([jobs[i] for i in part], [ids[i] for i in part], [hits[i] for i in part],
@@ -447,7 +532,9 @@ class HFLLM(LLM):
         kwargs: dict = {"return_dict_in_generate": True} if self.prefixes is not None else {}
         if cache is not None:
             kwargs["cache"] = cache
-        if self.adapter_names:
+        if self.route is not None:
+            self.route.set([j.model for j in jobs])
+        elif self.adapter_names:
             kwargs["adapter_names"] = [j.model for j in jobs]
         if params.seed is not None and not params.greedy:
             torch.manual_seed(params.seed)
