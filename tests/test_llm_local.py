@@ -44,49 +44,43 @@ def test_three_adapters_on_one_base_mixed_batch_equals_each_alone(hf_llm):
     # the adapters really differ from each other and from the base
     texts = [hf_llm.complete([PROMPTS[0]], model=n, max_tokens=10)[0].text for n in names]
     assert len(set(texts)) == 4, texts
+
+    # adapters were loaded once onto one base model; its LoRA layers are ours, holding each
+    # adapter's factors (q_proj, v_proj of both layers) and the base's own weight
+    from autoact.llm.hf_backend import _LoraLinear
+    assert hf_llm.describe()["lora_layers"] == "autoact"
+    lora = [m for m in hf_llm.model.modules() if isinstance(m, _LoraLinear)]
+    assert len(lora) == 2 * 2 and all(set(m.factors) == {"plan", "tool", "reflect"} for m in lora)
+    assert hf_llm.model.model.layers[0].self_attn.q_proj.weight.shape == (128, 128)
+
+
+def test_our_lora_layers_decode_as_peft_does(tiny_model, tiny_adapters):
+    """A batch mixing adapters (unsorted rows too) through our LoRA layers gives peft's greedy
+    texts and logits equal up to float rounding."""
     import torch
 
-    # adapters were loaded once onto one base model and merged into copies of the weights they
-    # change (q_proj, v_proj of both layers); the base's rows read the base's own weights
-    from autoact.llm.hf_backend import BASE, _MergedLinear
-    assert hf_llm.describe()["merged_adapters"]
-    merged = [m for m in hf_llm.model.modules() if isinstance(m, _MergedLinear)]
-    assert len(merged) == 2 * 2 and all(set(m.weights) == {BASE, "plan", "tool", "reflect"} for m in merged)
-    q = hf_llm.model.model.layers[0].self_attn.q_proj
-    assert q.weights[BASE] is not q.weights["plan"] and not torch.equal(q.weights["plan"], q.weights["tool"])
-
-
-def test_merged_adapters_decode_as_peft_does(tiny_model, tiny_adapters):
-    """A batch mixing adapters through merged weights gives peft's greedy texts (its own LoRA
-    products per adapter) and logits equal up to float rounding."""
-    import torch
-
-    from autoact.llm.hf_backend import HFLLM, _merge_adapters
+    from autoact.llm.hf_backend import HFLLM
     adapters = {k: str(v) for k, v in tiny_adapters.items()}
     names = ["tool", None, "plan", "reflect", "plan"]
     prompts = PROMPTS + ["Question: Which town"]
-    texts = {}
-    for mb in (2048, 0):
-        llm = HFLLM(str(tiny_model), adapters, dtype="float32", device="cpu", merged_adapters_mb=mb)
-        assert llm.describe()["merged_adapters"] == bool(mb)
-        texts[mb] = [c.text for c in llm.complete(prompts, model=names, max_tokens=12)]
+    rows = ["plan", "tool", "plan", "__base__"]          # plan's rows are not one slice
+    out = {}
+    for lean in (True, False):
+        llm = HFLLM(str(tiny_model), adapters, dtype="float32", device="cpu", lean_lora=lean)
+        assert llm.describe()["lora_layers"] == ("autoact" if lean else "peft")
+        out[lean] = [c.text for c in llm.complete(prompts, model=names, max_tokens=12)]
         ids = llm.tokenizer(prompts[:4], return_tensors="pt", padding=True)
         with torch.inference_mode():
-            if mb:
-                llm.route.set(["plan", "plan", "tool", "__base__"])
+            if lean:
+                llm.route.set(rows)
                 logits = llm.model(**ids).logits
             else:
-                logits = llm.model(**ids, adapter_names=["plan", "plan", "tool", "__base__"]).logits
-        texts[f"logits{mb}"] = logits
+                logits = llm.model(**ids, adapter_names=rows).logits
+        out[f"logits{lean}"] = logits
         llm.close()
-    assert texts[2048] == texts[0]
-    assert torch.allclose(texts["logits2048"], texts["logits0"], atol=1e-4), \
-        (texts["logits2048"] - texts["logits0"]).abs().max()
-    # too little memory for the copies (3 adapters x 4 layers of 128 x 128 floats): peft's path
-    llm = HFLLM(str(tiny_model), adapters, dtype="float32", device="cpu", merged_adapters_mb=0)
-    assert _merge_adapters(llm.model, list(adapters), 3 * 4 * 128 * 128 * 4 - 1) is None
-    assert _merge_adapters(llm.model, list(adapters), 3 * 4 * 128 * 128 * 4) is not None
-    llm.close()
+    assert out[True] == out[False]
+    assert torch.allclose(out["logitsTrue"], out["logitsFalse"], atol=1e-5), \
+        (out["logitsTrue"] - out["logitsFalse"]).abs().max()
 
 
 def test_stop_strings_and_max_tokens_per_row(hf_llm):
@@ -123,13 +117,78 @@ def test_concurrent_callers_are_batched_together(hf_llm):
     assert hf_llm.batches - before < 8            # fewer generate() calls than callers
 
 
+def test_rows_join_and_leave_the_running_batch_with_the_texts_they_get_alone(tiny_model, tiny_adapters,
+                                                                            monkeypatch):
+    """Continuous batching: requests arriving while others decode join the running batch
+    (prompts longer than the running rows', more rows than first allocated, the window outgrowing
+    its room: the key/value buffers rebuilt each time), rows leave at their own stop string or
+    limit, and every row's greedy text is the one it gets alone through generate()."""
+    import time
+
+    from autoact.llm import hf_engine
+    from autoact.llm.hf_backend import HFLLM
+    monkeypatch.setattr(hf_engine.Slots, "MARGIN", 1)
+    monkeypatch.setattr(hf_engine.Slots, "ROOM", 3)
+    adapters = {k: str(v) for k, v in tiny_adapters.items()}
+    n = 12
+    prompts = [" ".join([PROMPTS[i % 4]] * (1 + i % 3)) for i in range(n)]
+    names = [["plan", "tool", "reflect", None][i % 4] for i in range(n)]
+    limits = [3 + (i * 5) % 17 for i in range(n)]
+    alone = HFLLM(str(tiny_model), adapters, dtype="float32", device="cpu", prefix_cache_mb=0,
+                  max_batch_size=1, continuous=False)
+    free = [alone.complete([p], model=m, max_tokens=k)[0].text for p, m, k in zip(prompts, names, limits)]
+    stops = [(t[len(t) // 2:len(t) // 2 + 2],) if i % 3 == 0 and len(t) > 4 else () for i, t in enumerate(free)]
+    expected = [alone.complete([p], model=m, max_tokens=k, stop=st)[0].text
+                for p, m, k, st in zip(prompts, names, limits, stops)]
+    alone.close()
+    assert any(len(e) < len(f) for e, f in zip(expected, free))        # some rows stop early
+    llm = HFLLM(str(tiny_model), adapters, dtype="float32", device="cpu", max_batch_size=5, batch_wait=0.0)
+    assert llm.continuous
+    results = [None] * n
+
+    def work(i):
+        time.sleep(0.015 * i)                   # arrivals staggered over the decoding of others
+        results[i] = llm.complete([prompts[i]], model=names[i], max_tokens=limits[i], stop=stops[i])[0].text
+
+    ts = [threading.Thread(target=work, args=(i,)) for i in range(n)]
+    [t.start() for t in ts]
+    [t.join() for t in ts]
+    assert results == expected
+    assert llm.batches >= 3 and llm.steps > 0 and llm._slots.n == 0 and not llm._rows
+    assert llm._slots.capacity <= 5
+    llm.close()
+
+
+def test_a_failing_step_fails_its_rows_and_the_worker_goes_on(tiny_model):
+    from autoact.llm.hf_backend import HFLLM
+    llm = HFLLM(str(tiny_model), dtype="float32", device="cpu")
+    real, calls = llm.model.forward, []
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:                     # the first decoding step after the prefill
+            raise RuntimeError("boom")
+        return real(*args, **kwargs)
+
+    llm.model.forward = flaky
+    with pytest.raises(RuntimeError, match="boom"):
+        llm.complete([PROMPTS[0]], max_tokens=5)
+    again = llm.complete([PROMPTS[0]], max_tokens=5)[0]
+    assert again.completion_tokens == 5 and len(calls) == 2 + 5
+    llm.close()
+
+
 def test_sampling_with_seed_is_reproducible(hf_llm):
     p = SamplingParams(max_tokens=12, temperature=0.9, top_p=0.9, top_k=40, seed=1234)
     a = hf_llm.complete(PROMPTS[:2], p, model="plan")
     b = hf_llm.complete(PROMPTS[:2], p, model="plan")
     assert [c.text for c in a] == [c.text for c in b]
     n3 = hf_llm.complete(PROMPTS[:1], p, model="plan", n=3)[0]
-    assert len(n3.texts) == 3
+    assert len(n3.texts) == 3 and len(set(n3.texts)) > 1          # each sample its own seed
+    # a seeded row samples the same text whatever runs beside it (its own generator)
+    assert n3.texts[0] == a[0].text
+    mixed = hf_llm.complete(PROMPTS[:3], p, model=["tool", "plan", "reflect"])
+    assert mixed[1].text == a[1].text
 
 
 def test_chat_template_and_token_count(hf_llm):
@@ -311,9 +370,9 @@ def test_prefix_reuse_gives_the_uncached_greedy_outputs(tiny_model, tiny_adapter
                               "Self_Planning/Group_Planning/benchmark_run/data/hotpotqa/easy.jsonl")[:6]
     corpus = OfflineCorpus(distractor_index())
     steps = {}
-    for label, mb in (("cached", 64), ("uncached", 0)):
+    for label, mb, continuous in (("cached", 64, True), ("uncached", 0, True), ("generate", 0, False)):
         llm = HFLLM(str(tiny_model), {k: str(v) for k, v in tiny_adapters.items()}, dtype="float32",
-                    device="cpu", prefix_cache_mb=mb, batch_wait=0.02)
+                    device="cpu", prefix_cache_mb=mb, batch_wait=0.02, continuous=continuous)
         solve = make_solver(task, default_selection(task.default_tools), Environment(wiki=corpus, search=corpus),
                             llm, GroupPlanningAgent(llm, RoleMap()), Args, {})
         with JsonlLog(tmp_path / f"{label}.jsonl") as log:
@@ -326,7 +385,7 @@ def test_prefix_reuse_gives_the_uncached_greedy_outputs(tiny_model, tiny_adapter
         else:
             assert llm.prefixes is None and llm.reused_tokens == 0
         llm.close()
-    assert steps["cached"] == steps["uncached"]
+    assert steps["cached"] == steps["uncached"] == steps["generate"]
     assert sum(len(s) for s in steps["cached"]) >= 6
 
 

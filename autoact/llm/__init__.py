@@ -64,13 +64,6 @@ class LLMSettings:
                                        "new prompt's shared prefix (the instruction, a question's scratchpad) is "
                                        "reused instead of recomputed; greedy outputs are the same (default 1024; "
                                        "0: off)")
-    merged_adapters_mb: int = option(2048, type=non_negative_int, group=_LLM,
-                                     help="hf backend: memory for copies of the weights the LoRA adapters change, "
-                                          "each adapter merged into its own: a batch mixing adapters then runs "
-                                          "plain matrix products instead of peft's per-adapter LoRA products "
-                                          "(faster; outputs equal up to float rounding). Adapters stay unmerged "
-                                          "when the copies need more, and for LoRA variants such as DoRA "
-                                          "(default 2048; 0: never)")
     trust_remote_code: bool = option(False, kind="switch", group=_LLM,
                                      help="hf backend: allow model code from the model folder (off by default)")
     scripted_replies: str | None = option(None, metavar="FILE", group=_LLM,
@@ -136,4 +129,4 @@ def make_llm(settings: LLMSettings, model_name: str | None = None,
     from autoact.llm.hf_backend import HFLLM
     return HFLLM(path, adapters, default_model=model_name, dtype=s.dtype, device=s.device,
                  max_batch_size=s.max_batch_size, trust_remote_code=s.trust_remote_code,
-                 prefix_cache_mb=s.prefix_cache_mb, merged_adapters_mb=s.merged_adapters_mb)
+                 prefix_cache_mb=s.prefix_cache_mb)

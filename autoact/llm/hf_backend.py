@@ -56,6 +56,7 @@ class _Job:
     model: str              # adapter name or BASE
     params: SamplingParams
     future: Future
+    copy: int = 0           # which of the prompt's ``n`` samples (their seeds differ)
 
 
 def _group_key(p: SamplingParams) -> tuple:
@@ -183,50 +184,60 @@ def _growing_cache(num_layers: int, capacity: int, layers: Sequence | None = Non
 
 
 class _Route:
-    """Which weights each row of the running batch goes through: runs of consecutive rows
-    ``(start, end, adapter)``, set before every ``generate()`` (one worker thread runs the model)."""
+    """Which rows of the running batch take which adapter: per adapter, its rows as a slice
+    (consecutive rows) or an index tensor; the base's rows take no LoRA term. Set before every
+    forward pass (one worker thread runs the model)."""
 
     def __init__(self):
-        self.runs: list[tuple[int, int | None, str]] = [(0, None, BASE)]
+        self.groups: list[tuple[str, slice | torch.Tensor]] = []
 
-    def set(self, names: Sequence[str]) -> None:
-        runs: list[tuple[int, int | None, str]] = []
+    def set(self, names: Sequence[str], device: str | torch.device = "cpu") -> None:
+        rows: dict[str, list[int]] = {}
         for i, name in enumerate(names):
-            if runs and runs[-1][2] == name:
-                runs[-1] = (runs[-1][0], i + 1, name)
-            else:
-                runs.append((i, i + 1, name))
-        self.runs = runs
+            if name != BASE:
+                rows.setdefault(name, []).append(i)
+        self.groups = [(name, slice(r[0], r[-1] + 1) if r[-1] - r[0] + 1 == len(r)
+                        else torch.tensor(r, device=device)) for name, r in rows.items()]
 
 
-class _MergedLinear(torch.nn.Module):
-    """A linear layer holding one weight per adapter (the base's, and each adapter's merged
-    ``W + scaling * B @ A``); each run of rows goes through its own adapter's weight."""
+class _LoraLinear(torch.nn.Module):
+    """A linear layer with several LoRA adapters, each row of the batch through its own: the
+    base product once for all rows, then per adapter its rows' low-rank term added in place
+    (``x A^T (s B)^T``; rows sorted by adapter are slices, so no gathering)."""
 
-    def __init__(self, base: torch.nn.Linear, weights: dict[str, torch.Tensor], route: _Route):
+    def __init__(self, base: torch.nn.Linear, factors: dict[str, tuple[torch.Tensor, torch.Tensor]],
+                 route: _Route):
         super().__init__()
-        self.weights = weights        # not parameters: inference only, and shared with the base
+        self.weight = base.weight
         self.bias = base.bias
+        self.factors = factors        # adapter -> (A, scaling * B); not parameters: inference only
         self.route = route
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        runs = self.route.runs
-        if len(runs) == 1:
-            return torch.nn.functional.linear(x, self.weights[runs[0][2]], self.bias)
-        return torch.cat([torch.nn.functional.linear(x[start:end], self.weights[name], self.bias)
-                          for start, end, name in runs])
+        y = torch.nn.functional.linear(x, self.weight, self.bias)
+        for name, rows in self.route.groups:
+            factors = self.factors.get(name)
+            if factors is None:
+                continue
+            a, b = factors
+            if isinstance(rows, slice):
+                y[rows] += (x[rows] @ a.T) @ b.T
+            else:
+                y.index_add_(0, rows, (x.index_select(0, rows) @ a.T) @ b.T)
+        return y
 
 
-def _merge_adapters(model, names: Sequence[str], budget: int):
-    """The peft ``model``'s base with every LoRA linear layer replaced by a :class:`_MergedLinear`
-    (the route says which rows take which adapter), or None where that cannot be done exactly
-    (LoRA variants such as DoRA, LoRA biases, fully trained modules, non-linear LoRA layers) or
-    the merged copies would take more than ``budget`` bytes."""
+def _lean_adapters(model, names: Sequence[str]):
+    """The peft ``model``'s base with every LoRA linear layer replaced by a :class:`_LoraLinear`
+    and the route that steers rows through them, or None where that cannot be done exactly
+    (LoRA variants such as DoRA, LoRA biases, fully trained modules, non-linear or transposed
+    LoRA layers). peft's own mixed-batch path recomputes every adapter's row list in
+    Python, gathers and scatters the rows in every layer: 36% of the default run's evaluation."""
     from peft.tuners.lora import Linear as LoraLinear
     from peft.tuners.lora import LoraLayer
 
     base = model.get_base_model()
-    found, size = [], 0
+    found = []
     for path, module in base.named_modules():
         kind = type(module).__name__
         if kind in ("ModulesToSaveWrapper", "TrainableTokensWrapper", "TrainableTokensLayer"):
@@ -234,23 +245,20 @@ def _merge_adapters(model, names: Sequence[str], budget: int):
         if not isinstance(module, LoraLayer):
             continue
         if not isinstance(module, LoraLinear) or not isinstance(module.base_layer, torch.nn.Linear) \
-                or getattr(module, "lora_variant", None) or any(getattr(module, "lora_bias", {}).values()):
+                or module.fan_in_fan_out or getattr(module, "lora_variant", None) \
+                or any(getattr(module, "lora_bias", {}).values()):
             return None
-        w = module.base_layer.weight
-        size += sum(w.numel() * w.element_size() for n in names if n in module.lora_A)
         found.append((path, module))
-    if not found or size > budget:
+    if not found:
         return None
     route = _Route()
     with torch.no_grad():
         for path, module in found:
-            w = module.base_layer.weight
-            weights = {BASE: w}
-            for n in names:
-                weights[n] = (w + module.get_delta_weight(n)).contiguous() if n in module.lora_A else w
+            factors = {n: (module.lora_A[n].weight.detach(), (module.lora_B[n].weight * module.scaling[n]).detach())
+                       for n in names if n in module.lora_A}
             parent_path, _, attr = path.rpartition(".")
             setattr(base.get_submodule(parent_path) if parent_path else base, attr,
-                    _MergedLinear(module.base_layer, weights, route))
+                    _LoraLinear(module.base_layer, factors, route))
     return base, route
 
 
@@ -307,8 +315,8 @@ class HFLLM(LLM):
     def __init__(self, model_path: str, adapters: dict[str, str] | None = None, *,
                  default_model: str | None = None, dtype: str = "auto", device: str = "auto",
                  max_batch_size: int = 16, batch_wait: float = 0.01,
-                 trust_remote_code: bool = False, prefix_cache_mb: int = 1024,
-                 merged_adapters_mb: int = 2048):
+                 trust_remote_code: bool = False, prefix_cache_mb: int = 1024, lean_lora: bool = True,
+                 continuous: bool = True):
         from transformers import AutoModelForCausalLM, AutoTokenizer
         from transformers.utils import logging as hf_logging
 
@@ -345,20 +353,19 @@ class HFLLM(LLM):
                     raise ConfigError(f"adapter {name!r}: cannot load {path} ({first_line(err)}); "
                                       f"is it a complete LoRA adapter trained on {self.model_path}?") from None
         model = model.to(self.device).eval()
-        # adapters merged into copies of the weights they change, where the copies fit: a mixed
-        # batch (rows sorted by adapter) then runs each adapter's rows through one plain matrix
-        # product per layer instead of peft's per-adapter gather, two LoRA products and scatter
+        # LoRA layers of our own for mixed batches (the base product once, each adapter's rows'
+        # low-rank term added in place) where they are exact; peft's otherwise
         self.route = None
-        if adapters and merged_adapters_mb > 0:
-            merged = _merge_adapters(model, self.adapter_names, merged_adapters_mb * 2**20)
-            if merged is not None:
-                model, self.route = merged
+        if adapters and lean_lora:
+            lean = _lean_adapters(model, self.adapter_names)
+            if lean is not None:
+                model, self.route = lean
         self.model = model
         self.base_name = default_model or Path(self.model_path.rstrip("/")).name
         super().__init__(self.base_name)
         self.max_batch_size = max_batch_size
         self.batch_wait = batch_wait
-        self.batches = 0          # generate() calls made, for benchmarks and tests
+        self.batches = 0          # generate() calls or prefill passes made, for benchmarks and tests
         # full-attention models get the growing key/value cache and may keep prefixes; others
         # (sliding windows) decode with generate()'s own cache, which knows their layer types
         self.full_attention = prefix_cache_ok(self.model.config)      # peft passes the base's
@@ -368,6 +375,14 @@ class HFLLM(LLM):
         self.reused_tokens = 0
         self._beams_noted = False
         self._tok_lock = threading.Lock()
+        # continuous batching (rows join and leave between decoding steps) for full-attention
+        # models; generate() per batch otherwise
+        self.continuous = continuous and self.full_attention
+        self.steps = 0            # decoding steps of the running batch
+        if self.continuous:
+            from autoact.llm.hf_engine import Slots
+            self._slots = Slots(max_batch_size)
+            self._rows: list = []
         self._queue: queue.Queue[_Job | None] = queue.Queue()
         self._worker = threading.Thread(target=self._loop, name="autoact-hf", daemon=True)
         self._worker.start()
@@ -390,8 +405,8 @@ class HFLLM(LLM):
                         "with the temperature, top_p and top_k given", params.num_beams)
         jobs = []
         for prompt, name in zip(prompts, names):
-            for _ in range(params.n):
-                jobs.append(_Job(prompt, name, params, Future()))
+            for k in range(params.n):
+                jobs.append(_Job(prompt, name, params, Future(), k))
         for job in jobs:
             self._queue.put(job)
         results = [job.future.result() for job in jobs]
@@ -418,7 +433,7 @@ class HFLLM(LLM):
     def describe(self) -> dict:
         return {"backend": self.backend, "model": self.model_path, "adapters": self.adapter_names,
                 "dtype": str(self.dtype).replace("torch.", ""), "device": self.device,
-                "merged_adapters": self.route is not None}
+                "lora_layers": "autoact" if self.route is not None else "peft"}
 
     def close(self) -> None:
         if self._worker.is_alive():
@@ -426,25 +441,31 @@ class HFLLM(LLM):
             self._worker.join(timeout=30)
 
     # -- the worker ----------------------------------------------------------------------------
+    def _collect(self, first: _Job) -> tuple[list[_Job], bool]:
+        """``first`` and what arrives within ``batch_wait`` (up to ``max_batch_size`` rows);
+        True if close() was asked meanwhile."""
+        batch = [first]
+        deadline = time.monotonic() + self.batch_wait
+        while len(batch) < self.max_batch_size:
+            remaining = deadline - time.monotonic()
+            try:
+                nxt = (self._queue.get(timeout=remaining) if remaining > 0
+                       else self._queue.get_nowait())
+            except queue.Empty:
+                break
+            if nxt is None:
+                return batch, True
+            batch.append(nxt)
+        return batch, False
+
     def _loop(self) -> None:
+        if self.continuous:
+            return self._serve()
         while True:
             job = self._queue.get()
             if job is None:
                 return
-            batch = [job]
-            stop = False
-            deadline = time.monotonic() + self.batch_wait
-            while len(batch) < self.max_batch_size:
-                remaining = deadline - time.monotonic()
-                try:
-                    nxt = (self._queue.get(timeout=remaining) if remaining > 0
-                           else self._queue.get_nowait())
-                except queue.Empty:
-                    break
-                if nxt is None:
-                    stop = True
-                    break
-                batch.append(nxt)
+            batch, stop = self._collect(job)
             groups: dict[tuple, list[_Job]] = {}
             for j in batch:
                 groups.setdefault(_group_key(j.params), []).append(j)
@@ -460,11 +481,136 @@ class HFLLM(LLM):
             if stop:
                 return
 
-    def _generate(self, jobs: list[_Job]) -> list[tuple[str, int, int, str]]:
-        """Run ``jobs`` (same sampling settings); returns per row (text, prompt_tokens,
-        completion_tokens, finish_reason). Rows whose new part (after the prefix read from the
-        cache) is much longer than the others' run in a generate() of their own: in one batch,
-        every row would pay for the longest new part. Without the cache, one generate() as before."""
+    def _serve(self) -> None:
+        """The continuous-batching worker (:mod:`autoact.llm.hf_engine`): between decoding
+        steps, admit what has arrived (up to ``max_batch_size`` running rows) and hand back
+        the rows that finished."""
+        waiting: list[_Job] = []
+        closing = False
+        while True:
+            if not self._rows and not waiting:
+                if closing:
+                    return
+                job = self._queue.get()
+                if job is None:
+                    return
+                waiting, closing = self._collect(job)
+            else:
+                while not closing:
+                    try:
+                        nxt = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if nxt is None:
+                        closing = True
+                    else:
+                        waiting.append(nxt)
+            free = self.max_batch_size - len(self._rows)
+            if waiting and free > 0:
+                self._admit(waiting[:free])
+                waiting = waiting[free:]
+            if self._rows:
+                self._step()
+
+    def _admit(self, jobs: list[_Job]) -> None:
+        """Prefill ``jobs`` (a forward pass per part), keep their prompts, pick their first
+        tokens and place them in the running batch; a job that fails gets its exception."""
+        from autoact.llm.hf_engine import Row, pick_tokens
+
+        try:
+            parts = self._parts(jobs)
+        except BaseException as err:  # noqa: BLE001 - delivered to the waiting callers
+            for j in jobs:
+                j.future.set_exception(err)
+            return
+        for part_jobs, ids, hits, cached in parts:
+            try:
+                input_ids, attention, layers, width_c = self._prepare(part_jobs, ids, hits, cached)
+                cache = _growing_cache(self.model.config.num_hidden_layers, input_ids.shape[1], layers)
+                positions = attention.cumsum(-1) - 1
+                positions.masked_fill_(attention == 0, 1)
+                if self.route is not None:
+                    self.route.set([j.model for j in part_jobs], self.device)
+                kwargs = {"adapter_names": [j.model for j in part_jobs]} \
+                    if self.route is None and self.adapter_names else {}
+                with torch.inference_mode():
+                    out = self.model(input_ids=input_ids[:, width_c:], attention_mask=attention,
+                                     position_ids=positions[:, width_c:], cache=cache, use_cache=True,
+                                     logits_to_keep=1, **kwargs)
+                self.batches += 1
+                self._note(part_jobs, ids, cached)
+                if self.prefixes is not None:
+                    self._keep_prompts(part_jobs, ids, cached, width_c, input_ids.shape[1] - width_c, cache)
+                # a seeded request samples from its own generator: the same text whatever runs beside it
+                generators = [torch.Generator(self.device).manual_seed(j.params.seed + 7919 * j.copy)
+                              if j.params.seed is not None and not j.params.greedy else None for j in part_jobs]
+                first = pick_tokens(out.logits[:, -1], [j.params for j in part_jobs], generators)
+                counts = attention.sum(dim=1).tolist()
+                self._slots.admit([(layer.keys, layer.values) for layer in cache.layers], attention)
+            except BaseException as err:  # noqa: BLE001 - delivered to the waiting callers
+                for j in part_jobs:
+                    j.future.set_exception(err)
+                continue
+            for j, n, tok, gen in zip(part_jobs, counts, first, generators):
+                self._rows.append(Row(j, n, n, tok, [tok], gen))
+        self._finish_done()
+
+    def _step(self) -> None:
+        """One decoding step for every running row."""
+        from autoact.llm.hf_engine import pick_tokens
+
+        rows = self._rows
+        try:
+            attention, cache = self._slots.step_inputs()
+            tokens = torch.tensor([[r.last] for r in rows], device=self.device)
+            positions = torch.tensor([[r.position] for r in rows], device=self.device)
+            names = [r.job.model for r in rows]
+            if self.route is not None:
+                self.route.set(names, self.device)
+            kwargs = {"adapter_names": names} if self.route is None and self.adapter_names else {}
+            with torch.inference_mode():
+                out = self.model(input_ids=tokens, attention_mask=attention, position_ids=positions,
+                                 cache=cache, use_cache=True, **kwargs)
+            self._slots.advance()
+            self.steps += 1
+            picked = pick_tokens(out.logits[:, -1], [r.job.params for r in rows], [r.generator for r in rows])
+        except BaseException as err:  # noqa: BLE001 - delivered to the waiting callers
+            for r in rows:
+                r.job.future.set_exception(err)
+            self._rows.clear()
+            self._slots.reset()
+            return
+        for r, tok in zip(rows, picked):
+            r.position += 1
+            r.last = tok
+            r.tokens.append(tok)
+        self._finish_done()
+
+    def _finish_done(self) -> None:
+        """Hand back the running rows that reached their end-of-text token, one of their stop
+        strings or their token limit, and free their places (the last row moves in)."""
+        eos = self.tokenizer.eos_token_id
+        for i in range(len(self._rows) - 1, -1, -1):
+            r = self._rows[i]
+            p = r.job.params
+            done = len(r.tokens) >= p.max_tokens or (eos is not None and r.tokens[-1] == eos)
+            if not done and p.stop:
+                window = max(len(x) for x in p.stop) + 2
+                with self._tok_lock:
+                    tail = self.tokenizer.decode(r.tokens[-window:], skip_special_tokens=True)
+                done = any(x and x in tail for x in p.stop)
+            if done:
+                r.job.future.set_result(self._result(r.tokens, r.prompt_tokens, p))
+                self._slots.remove(i)
+                self._rows[i] = self._rows[-1]
+                self._rows.pop()
+
+    def _parts(self, jobs: list[_Job]) -> list[tuple[list[_Job], list, list, list]]:
+        """``jobs`` tokenised and matched against the prefix cache, in parts to prefill together:
+        (jobs, token ids, kept prompt each reuses, how much). Rows whose new part (after the
+        prefix read from the cache) is much longer than the others' form a part of their own:
+        in one part, every row pays for the longest new part. Rows are sorted by adapter (each
+        adapter's rows are then one slice in every LoRA layer)."""
         with self._tok_lock:
             ids = [torch.tensor(x, dtype=torch.long) for x in self.tokenizer([j.prompt for j in jobs])["input_ids"]]
         # each row: the longest prefix of a kept prompt (same adapter), leaving one token to run
@@ -472,34 +618,34 @@ class HFLLM(LLM):
         cached = [min(n, len(x) - 1) if key is not None else 0 for (key, n), x in zip(hits, ids)]
         new = [len(x) - c for x, c in zip(ids, cached)]
         short = min(new)
-        # rows sorted by adapter: merged adapters run one matrix product per run of equal names
         order = sorted(range(len(jobs)), key=lambda i: jobs[i].model)
         parts = [[i for i in order if self.prefixes is None or new[i] <= 4 * short + 64]]
         parts.append([i for i in order if i not in parts[0]])
+        return [([jobs[i] for i in part], [ids[i] for i in part], [hits[i] for i in part], [cached[i] for i in part])
+                for part in parts if part]
+
+    def _generate(self, jobs: list[_Job]) -> list[tuple[str, int, int, str]]:
+        """Run ``jobs`` (same sampling settings) with generate(), a call per part; returns per
+        row (text, prompt_tokens, completion_tokens, finish_reason)."""
         out: dict[int, tuple] = {}
-        for part in (p for p in parts if p):
-            rows = self._generate_rows([jobs[i] for i in part], [ids[i] for i in part], [hits[i] for i in part],
-                                       [cached[i] for i in part])
-            out.update(zip(part, rows))
-        return [out[i] for i in range(len(jobs))]
+        for part in self._parts(jobs):
+            for job, row in zip(part[0], self._generate_rows(*part)):
+                out[id(job)] = row
+        return [out[id(j)] for j in jobs]
 
-    def _generate_rows(self, jobs, ids, hits, cached) -> list[tuple[str, int, int, str]]:
-        """One generate() over ``jobs``: token ``ids``, the kept prompt each reuses and how much."""
-        from transformers import GenerationConfig, StoppingCriteriaList
-
-        params = jobs[0].params
+    def _prepare(self, jobs, ids, hits, cached):
+        """Rows laid out ``[pad][cached part][pad][new part]``: token ids, attention mask, the
+        cached parts' key/values per layer (None without any) and the cached width."""
         width_c = max(cached)
         width_s = max(len(x) - c for x, c in zip(ids, cached))
         pad = self.tokenizer.pad_token_id
         rows, masks = [], []
-        for x, c in zip(ids, cached):     # [pad][cached part][pad][new part]
+        for x, c in zip(ids, cached):
             s = len(x) - c
             rows.append(torch.cat([torch.full((width_c - c,), pad), x[:c], torch.full((width_s - s,), pad), x[c:]]))
             masks.append(torch.tensor([0] * (width_c - c) + [1] * c + [0] * (width_s - s) + [1] * s))
         input_ids = torch.stack(rows).to(self.device)
         attention = torch.stack(masks).to(self.device)
-        prompt_len = input_ids.shape[1]
-        max_new = [j.params.max_tokens for j in jobs]
         layers = None
         if width_c:
             per_row = [self.prefixes.layers(key) if c else None for (key, _), c in zip(hits, cached)]
@@ -514,6 +660,45 @@ class HFLLM(LLM):
                     ks.append(torch.cat([k0.new_zeros(shape), k], dim=2))
                     vs.append(torch.cat([v0.new_zeros((1, v0.shape[1], width_c - c, v0.shape[3])), v], dim=2))
                 layers.append((torch.cat(ks).to(self.device), torch.cat(vs).to(self.device)))
+        return input_ids, attention, layers, width_c
+
+    def _note(self, jobs, ids, cached) -> None:
+        """Count the rows' prompt tokens and record their decoding settings."""
+        self.prompt_tokens += sum(len(x) for x in ids)
+        self.reused_tokens += sum(cached)
+        for j in jobs:
+            p = j.params
+            self.decoding.add("generate", {
+                "do_sample": not p.greedy, "temperature": p.temperature if not p.greedy else 0.0,
+                "top_p": p.top_p if not p.greedy else None,
+                "top_k": (p.top_k if p.top_k and p.top_k > 0 else None) if not p.greedy else None,
+                "max_tokens": p.max_tokens, "stop": list(p.stop), "num_beams": 1,
+                "seeded": p.seed is not None and not p.greedy})
+
+    def _result(self, toks: list[int], prompt_tokens: int, params: SamplingParams) -> tuple[str, int, int, str]:
+        """(text, prompt tokens, completion tokens, finish reason) of a row's new tokens."""
+        toks = toks[:params.max_tokens]
+        reason = "length"
+        eos = self.tokenizer.eos_token_id
+        if eos is not None and eos in toks:
+            toks = toks[:toks.index(eos)]
+            reason = "stop"
+        with self._tok_lock:
+            text = self.tokenizer.decode(toks, skip_special_tokens=True)
+        text, stopped = truncate_at_stop(text, params.stop)
+        if stopped:
+            reason = "stop"
+        return text, int(prompt_tokens), len(toks), reason
+
+    def _generate_rows(self, jobs, ids, hits, cached) -> list[tuple[str, int, int, str]]:
+        """One generate() over ``jobs``: token ``ids``, the kept prompt each reuses and how much."""
+        from transformers import GenerationConfig, StoppingCriteriaList
+
+        params = jobs[0].params
+        input_ids, attention, layers, width_c = self._prepare(jobs, ids, hits, cached)
+        width_s = input_ids.shape[1] - width_c
+        prompt_len = input_ids.shape[1]
+        max_new = [j.params.max_tokens for j in jobs]
         cache = _growing_cache(self.model.config.num_hidden_layers, prompt_len + max(max_new), layers) \
             if self.full_attention else None
         stops = [j.params.stop for j in jobs]
@@ -533,7 +718,7 @@ class HFLLM(LLM):
         if cache is not None:
             kwargs["cache"] = cache
         if self.route is not None:
-            self.route.set([j.model for j in jobs])
+            self.route.set([j.model for j in jobs], self.device)
         elif self.adapter_names:
             kwargs["adapter_names"] = [j.model for j in jobs]
         if params.seed is not None and not params.greedy:
@@ -543,38 +728,14 @@ class HFLLM(LLM):
                                          generation_config=cfg, stopping_criteria=criteria, **kwargs)
         out = result.sequences if self.prefixes is not None else result
         self.batches += 1
-        self.prompt_tokens += sum(len(x) for x in ids)
-        self.reused_tokens += sum(cached)
+        self._note(jobs, ids, cached)
         if self.prefixes is not None:
             kept = getattr(result, "past_key_values", None) or getattr(result, "cache", None)
             if kept is not None:
                 self._keep_prompts(jobs, ids, cached, width_c, width_s, kept)
-        for j in jobs:
-            p = j.params
-            self.decoding.add("generate", {
-                "do_sample": not p.greedy, "temperature": p.temperature if not p.greedy else 0.0,
-                "top_p": p.top_p if not p.greedy else None,
-                "top_k": (p.top_k if p.top_k and p.top_k > 0 else None) if not p.greedy else None,
-                "max_tokens": p.max_tokens, "stop": list(p.stop), "num_beams": 1,
-                "seeded": p.seed is not None and not p.greedy})
         gen = out[:, prompt_len:].tolist()
         prompt_tokens = attention.sum(dim=1).tolist()
-        eos = self.tokenizer.eos_token_id
-        rows = []
-        with self._tok_lock:
-            for i, toks in enumerate(gen):
-                toks = toks[:max_new[i]]
-                reason = "length"
-                if eos is not None and eos in toks:
-                    toks = toks[:toks.index(eos)]
-                    reason = "stop"
-                text = self.tokenizer.decode(toks, skip_special_tokens=True)
-                text, stopped = truncate_at_stop(text, stops[i])
-                if stopped:
-                    reason = "stop"
-                rows.append((text, int(prompt_tokens[i]), len(toks), reason))
-        return rows
-
+        return [self._result(toks, prompt_tokens[i], j.params) for i, (toks, j) in enumerate(zip(gen, jobs))]
 
     def _keep_prompts(self, jobs, ids, cached, width_c, width_s, cache) -> None:
         """Keep each row's prompt and its key/values (the columns of its own tokens), unless a
