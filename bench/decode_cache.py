@@ -6,7 +6,9 @@ adapters (r 64 on every linear layer, as the learning preset trains them), and o
 ``--rows`` prompts of ``--prompt_tokens`` tokens each, the adapters mixed as in group planning,
 each row decoding ``--new_tokens`` tokens (no stop string): the shape of one of the default
 run's evaluation calls. The same batch runs with either cache, interleaved, ``--rounds`` times
-after a warm-up; the prefix cache is off so that both prefill the whole prompt. Prints the
+after a warm-up; the prefix cache is off so that both prefill the whole prompt. This is the
+generate() path (models without continuous batching; the running batch has key/value buffers
+of its own, ``autoact/llm/hf_engine.py``). Prints the
 median seconds of each, the ratio, its range, and whether every round's tokens were equal.
 
     python bench/decode_cache.py [--rows 12] [--prompt_tokens 1000] [--new_tokens 30] [--rounds 5]
@@ -57,7 +59,7 @@ def main() -> None:
         adapters = {n: str(build_random_adapter(base, tmp / n, seed=i, r=64, alpha=16, target_modules=targets,
                                                 scale=0.01)) for i, n in enumerate(names)}
         llm = HFLLM(str(base), adapters, dtype="float32", device="cpu", prefix_cache_mb=0,
-                    max_batch_size=args.rows)
+                    max_batch_size=args.rows, continuous=False)
         rng = random.Random(0)
         words = [w for w in vocabulary_words() if w.isalpha()]
         prompts = []

@@ -1,13 +1,13 @@
 """Group planning on the local backend: batching across questions and roles, and memory.
 
 1. 16 HotpotQA questions solved by the plan/tool/reflect agents (three LoRA adapters on the tiny
-   model, loaded once) through the real run_eval code path: 16 questions in flight, their calls
-   batched into shared mixed-adapter generate() calls (the backend waits ``batch_wait`` 20 ms for
-   more rows), vs one question at a time (no batching wait: nothing else could join), each with
-   the prefix cache (the default: a prompt's shared prefix read from the kept key/values) and
-   without it (``prefix_cache_mb`` 0, the code before issue 16); the trajectories are checked
-   equal both ways. Goals: batched with the cache >= 4x one at a time without it; the cache
-   >= 3x on the batched run.
+   model, loaded once) through the real run_eval code path, 16 questions in flight or one at a
+   time (no batching wait: nothing else could join), with the backend as it was before issue 16
+   (a mixed-adapter generate() per batch through peft's LoRA layers, the backend waiting
+   ``batch_wait`` 20 ms for more rows; no prefix cache) and as it is now (continuous batching,
+   its own LoRA layers, the prefix cache), and now without the prefix cache; the trajectories
+   are checked equal in all five runs. Goals: now >= 3x before on the batched run, batched now
+   >= 4x one at a time before.
 2. Peak memory (RSS, each in a fresh process) of group planning with 3 adapters vs the
    one-model-for-all ablation with 1 adapter, on the ~100M-parameter model (``medium``: on the
    0.6M tiny one even three full copies would read 1.00x), prefix cache off in both (it holds
@@ -36,8 +36,9 @@ ROLES = ("plan", "tool", "reflect")
 
 
 def solve(model: str, adapters: dict[str, str], n: int, workers: int, out: Path,
-          batch_wait: float = 0.02, prefix_cache_mb: int = 1024) -> tuple[float, int, int, list]:
-    """Run group planning over ``n`` questions; returns (seconds, generate calls, model calls)."""
+          batch_wait: float = 0.02, prefix_cache_mb: int = 1024, now: bool = True) -> tuple[float, int, int, list]:
+    """Run group planning over ``n`` questions; returns (seconds, generate calls or prefill passes,
+    model calls, trajectories). ``now`` False: a generate() per batch through peft's LoRA layers."""
     from autoact.agents.group import GroupPlanningAgent
     from autoact.agents.runner import run_all
     from autoact.agents.setup import make_solver
@@ -50,7 +51,8 @@ def solve(model: str, adapters: dict[str, str], n: int, workers: int, out: Path,
 
     corpus = OfflineCorpus(distractor_index())
     env = Environment(wiki=corpus, search=corpus)
-    llm = HFLLM(model, adapters, max_batch_size=16, batch_wait=batch_wait, prefix_cache_mb=prefix_cache_mb)
+    llm = HFLLM(model, adapters, max_batch_size=16, batch_wait=batch_wait, prefix_cache_mb=prefix_cache_mb,
+                continuous=now, lean_lora=now)
     roles = RoleMap(*(r if r in adapters else next(iter(adapters)) for r in ROLES))
 
     class Args:
@@ -93,24 +95,30 @@ def main() -> None:
         model = build_tiny_model(tmp / "tiny")
         adapters = {r: str(build_random_adapter(model, tmp / r, seed=i + 1)) for i, r in enumerate(ROLES)}
         runs = {}
-        for label, workers, wait, mb in (("seq_nocache", 1, 0.0, 0), ("batched_nocache", args.n, 0.02, 0),
-                                         ("seq_cache", 1, 0.0, 1024), ("batched_cache", args.n, 0.02, 1024)):
-            runs[label] = solve(str(model), adapters, args.n, workers, tmp / f"{label}.jsonl", wait, mb)
-        calls = runs["seq_nocache"][2]
+        for label, workers, wait, mb, now in (("seq_before", 1, 0.0, 0, False),
+                                              ("batched_before", args.n, 0.02, 0, False),
+                                              ("seq_now", 1, 0.0, 1024, True),
+                                              ("batched_now_nocache", args.n, 0.02, 0, True),
+                                              ("batched_now", args.n, 0.02, 1024, True)):
+            runs[label] = solve(str(model), adapters, args.n, workers, tmp / f"{label}.jsonl", wait, mb, now)
+        calls = runs["seq_before"][2]
         same = len({json.dumps(r[3]) for r in runs.values()}) == 1
         figures.update({"calls": calls, "trajectories_equal": same,
                         **{f"{k}_s": round(v[0], 2) for k, v in runs.items()},
-                        "seq_generate_calls": runs["seq_nocache"][1], "batched_generate_calls": runs["batched_cache"][1],
-                        "speedup": round(runs["seq_nocache"][0] / runs["batched_cache"][0], 2),
-                        "batching_speedup_nocache": round(runs["seq_nocache"][0] / runs["batched_nocache"][0], 2),
-                        "prefix_speedup_batched": round(runs["batched_nocache"][0] / runs["batched_cache"][0], 2),
-                        "prefix_speedup_seq": round(runs["seq_nocache"][0] / runs["seq_cache"][0], 2)})
-        print(f"{args.n} questions, {calls} agent calls; trajectories equal in all four runs: {same}")
+                        "before_generate_calls": runs["batched_before"][1],
+                        "now_prefill_passes": runs["batched_now"][1],
+                        "speedup_batched": round(runs["batched_before"][0] / runs["batched_now"][0], 2),
+                        "speedup_vs_seq_before": round(runs["seq_before"][0] / runs["batched_now"][0], 2),
+                        "prefix_speedup_batched": round(runs["batched_now_nocache"][0] / runs["batched_now"][0], 2),
+                        "speedup_seq": round(runs["seq_before"][0] / runs["seq_now"][0], 2)})
+        print(f"{args.n} questions, {calls} agent calls; trajectories equal in all five runs: {same}")
         for label, (seconds, batches, _, _) in runs.items():
-            print(f"  {label:16s} {seconds:6.1f} s ({batches} generate calls)")
-        print(f"batched with the cache vs one at a time without: {figures['speedup']:.1f}x (goal >= 4x); "
-              f"the prefix cache on the batched run: {figures['prefix_speedup_batched']:.1f}x (goal >= 3x), "
-              f"one at a time: {figures['prefix_speedup_seq']:.1f}x")
+            kind = "prefill passes" if label.endswith(("now", "nocache")) else "generate calls"
+            print(f"  {label:20s} {seconds:6.1f} s ({batches} {kind})")
+        print(f"batched, now vs before: {figures['speedup_batched']:.1f}x (goal >= 3x); batched now vs one at a "
+              f"time before: {figures['speedup_vs_seq_before']:.1f}x (goal >= 4x); the prefix cache on the batched "
+              f"run now: {figures['prefix_speedup_batched']:.1f}x; one at a time now vs before: "
+              f"{figures['speedup_seq']:.1f}x")
         rss = {}
         medium = build_tiny_model(tmp / "medium", MEDIUM)
         big = {r: str(build_random_adapter(medium, tmp / f"m-{r}", seed=i + 1)) for i, r in enumerate(ROLES)}

@@ -58,7 +58,9 @@ class LLMSettings:
                         help="hf backend: weights dtype (auto: bf16/fp16 on GPU, fp32 on CPU)")
     device: str = option("auto", group=_LLM, help="hf backend: cpu, cuda, cuda:1 ... (default auto)")
     max_batch_size: int = option(16, type=positive_int, group=_LLM,
-                                 help="hf backend: most rows per generate() call (default 16)")
+                                 help="hf backend: most rows decoded together (the running batch; a generate() "
+                                      "call for models without continuous batching); also how many questions "
+                                      "an evaluation runs at once unless --workers says (default 16)")
     prefix_cache_mb: int = option(1024, type=non_negative_int, group=_LLM,
                                   help="hf backend: memory for the key/value cache of past prompts, from which a "
                                        "new prompt's shared prefix (the instruction, a question's scratchpad) is "

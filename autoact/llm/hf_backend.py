@@ -1,18 +1,23 @@
 """Local transformers + peft backend: one base model, several LoRA adapters, mixed batches.
 
 The base model is loaded once; each adapter is loaded by name with ``load_adapter`` (adapters
-cost only their LoRA weights). One ``generate`` call may mix adapters: peft routes each row
-through its own adapter (``adapter_names=[...]``; ``"__base__"`` is the bare base model).
+cost only their LoRA weights). One batch may mix adapters: the LoRA linear layers are replaced
+by :class:`_LoraLinear` (the base product once for all rows, then each adapter's rows' low-rank
+term added in place; rows sorted by adapter are slices), or, for LoRA kinds it does not cover
+(DoRA, LoRA biases...), peft routes the rows (``adapter_names=[...]``). ``"__base__"`` is the
+bare base model.
 
-Calls from many threads are batched together: a single worker thread owns the model, collects
-the requests that arrive within ``batch_wait`` seconds (up to ``max_batch_size`` rows), groups
-them by sampling settings and runs one left-padded ``generate`` per group. Each row stops at
-its own stop strings and ``max_tokens``.
+Calls from many threads are served by a single worker thread that owns the model. For
+full-attention models it batches continuously (:mod:`autoact.llm.hf_engine`): between decoding
+steps it prefills what has arrived and adds it to the running batch (up to ``max_batch_size``
+rows; an idle worker first waits ``batch_wait`` seconds for company), and each row leaves at its
+own stop strings or ``max_tokens``. Other models (sliding windows) get a left-padded
+``generate`` per batch, grouped by sampling settings.
 
 Prefix reuse: the key/value cache of every prompt is kept (per adapter, newest first, within
 ``prefix_cache_mb``), and a new prompt starts from the longest prefix it shares with a kept one:
 the agents' shared instruction across all questions, and a question's own scratchpad across its
-steps and roles' calls. Rows of one ``generate`` may reuse prefixes of different lengths: each
+steps and roles' calls. Rows prefilled together may reuse prefixes of different lengths: each
 row's cached part is left-padded to the longest, its new part after it, and the attention mask
 skips both paddings (positions follow the mask), so greedy outputs equal the uncached path's
 (tested). Used with full-attention models whose positions follow the mask (Llama, Mistral, Qwen
@@ -60,10 +65,11 @@ class _Job:
 
 
 def _group_key(p: SamplingParams) -> tuple:
-    """Rows in one generate() must share these; stop strings and max_tokens are per row.
-    Seeds are not part of the key (per-question seeds would forbid all batching): a sampled
-    batch seeds the generator with its first row's seed, so sampling is reproducible for the
-    same batch composition, and greedy decoding does not depend on it."""
+    """Rows in one generate() (models without continuous batching) must share these; stop
+    strings and max_tokens are per row. Seeds are not part of the key (per-question seeds would
+    forbid all batching): a sampled batch seeds the generator with its first row's seed, so
+    sampling is reproducible for the same batch composition. In the running batch every seeded
+    row samples from its own generator instead."""
     return (p.greedy, p.temperature if not p.greedy else 0.0, p.top_p, p.top_k)
 
 
