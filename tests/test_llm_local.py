@@ -54,33 +54,75 @@ def test_three_adapters_on_one_base_mixed_batch_equals_each_alone(hf_llm):
     assert hf_llm.model.model.layers[0].self_attn.q_proj.weight.shape == (128, 128)
 
 
-def test_our_lora_layers_decode_as_peft_does(tiny_model, tiny_adapters):
-    """A batch mixing adapters (unsorted rows too) through our LoRA layers gives peft's greedy
-    texts and logits equal up to float rounding."""
+def test_our_lora_layers_decode_as_peft_does(tiny_model, tiny_adapters, monkeypatch):
+    """A batch mixing adapters (unsorted rows too) through our LoRA layers, every way of adding
+    the adapters' terms (stacked, per adapter, merged weights per run of rows), gives peft's
+    greedy texts and logits equal up to float rounding."""
     import torch
 
-    from autoact.llm.hf_backend import HFLLM
+    from autoact.llm.hf_backend import HFLLM, _LoraLinear
     adapters = {k: str(v) for k, v in tiny_adapters.items()}
     names = ["tool", None, "plan", "reflect", "plan"]
     prompts = PROMPTS + ["Question: Which town"]
     rows = ["plan", "tool", "plan", "__base__"]          # plan's rows are not one slice
     out = {}
-    for lean in (True, False):
-        llm = HFLLM(str(tiny_model), adapters, dtype="float32", device="cpu", lean_lora=lean)
-        assert llm.describe()["lora_layers"] == ("autoact" if lean else "peft")
-        out[lean] = [c.text for c in llm.complete(prompts, model=names, max_tokens=12)]
+    for mode in ("stacked", "per_adapter", "merged", "peft"):
+        monkeypatch.setattr(_LoraLinear, "STACKED_EXTRA", 0 if mode == "per_adapter" else 10**12)
+        monkeypatch.setattr(_LoraLinear, "MERGED_TOKENS", 1 if mode == "merged" else 10**9)
+        llm = HFLLM(str(tiny_model), adapters, dtype="float32", device="cpu", lean_lora=mode != "peft")
+        assert llm.describe()["lora_layers"] == ("peft" if mode == "peft" else "autoact")
+        texts = [c.text for c in llm.complete(prompts, model=names, max_tokens=12)]
         ids = llm.tokenizer(prompts[:4], return_tensors="pt", padding=True)
         with torch.inference_mode():
-            if lean:
+            if mode == "peft":
+                logits = llm.model(**ids, adapter_names=rows).logits
+            else:
                 llm.route.set(rows)
                 logits = llm.model(**ids).logits
-            else:
-                logits = llm.model(**ids, adapter_names=rows).logits
-        out[f"logits{lean}"] = logits
+        out[mode] = (texts, logits)
         llm.close()
-    assert out[True] == out[False]
-    assert torch.allclose(out["logitsTrue"], out["logitsFalse"], atol=1e-5), \
-        (out["logitsTrue"] - out["logitsFalse"]).abs().max()
+    for mode in ("stacked", "per_adapter", "merged"):
+        assert out[mode][0] == out["peft"][0], mode
+        assert torch.allclose(out[mode][1], out["peft"][1], atol=1e-5), (mode, (out[mode][1] - out["peft"][1]).abs().max())
+
+
+def test_a_closed_backends_base_serves_the_next_backend_as_loaded(tiny_model, tiny_adapters):
+    """The pipeline builds a backend per evaluation row: a closed backend leaves its base (its
+    adapters taken off) for the next one on the same folder and settings, which answers as a
+    fresh load does."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from autoact.llm.hf_backend import _SPARE, HFLLM, _LoraLinear
+    adapters = {k: str(v) for k, v in tiny_adapters.items()}
+    first = HFLLM(str(tiny_model), adapters, dtype="float32", device="cpu")
+    loaded = first.model
+    texts = [c.text for c in first.complete(PROMPTS, model=["plan", "tool", "reflect", None], max_tokens=8)]
+    first.close()
+    bare = HFLLM(str(tiny_model), dtype="float32", device="cpu")
+    assert bare.model is loaded and not _SPARE
+    assert not any(isinstance(m, _LoraLinear) for m in bare.model.modules())
+    fresh = AutoModelForCausalLM.from_pretrained(str(tiny_model), dtype=torch.float32).eval()
+    ids = bare.tokenizer(PROMPTS, return_tensors="pt", padding=True)
+    assert set(vars(bare.model)) == set(vars(fresh))              # no mark of the adapters left
+    with torch.inference_mode():
+        assert torch.equal(bare.model(**ids).logits, fresh(**ids).logits)
+    assert bare.complete([PROMPTS[3]], max_tokens=8)[0].text == texts[3]
+    bare.close()
+    again = HFLLM(str(tiny_model), adapters, dtype="float32", device="cpu")
+    assert again.model is loaded
+    assert [c.text for c in again.complete(PROMPTS, model=["plan", "tool", "reflect", None], max_tokens=8)] == texts
+    again.close()
+    peft_path = HFLLM(str(tiny_model), adapters, dtype="float32", device="cpu", lean_lora=False)
+    assert peft_path.model.get_base_model() is loaded
+    assert [c.text for c in peft_path.complete(PROMPTS, model=["plan", "tool", "reflect", None],
+                                               max_tokens=8)] == texts
+    peft_path.close()
+    assert _SPARE and set(vars(next(iter(_SPARE.values()))[1])) == set(vars(fresh))
+    # other settings load their own
+    other = HFLLM(str(tiny_model), dtype="float32", device="cpu", trust_remote_code=True)
+    assert other.model is not loaded
+    other.close()
 
 
 def test_stop_strings_and_max_tokens_per_row(hf_llm):

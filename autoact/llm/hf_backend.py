@@ -1,11 +1,13 @@
 """Local transformers + peft backend: one base model, several LoRA adapters, mixed batches.
 
 The base model is loaded once; each adapter is loaded by name with ``load_adapter`` (adapters
-cost only their LoRA weights). One batch may mix adapters: the LoRA linear layers are replaced
-by :class:`_LoraLinear` (the base product once for all rows, then each adapter's rows' low-rank
-term added in place; rows sorted by adapter are slices), or, for LoRA kinds it does not cover
-(DoRA, LoRA biases...), peft routes the rows (``adapter_names=[...]``). ``"__base__"`` is the
-bare base model.
+cost their LoRA weights, and merged weight copies for prefills where those fit in
+``MERGED_BYTES``). One batch may mix adapters: the LoRA linear layers are replaced by
+:class:`_LoraLinear` (the base product once for all rows, then each adapter's rows' low-rank
+terms), or, for LoRA kinds it does not cover (DoRA, LoRA biases...), peft routes the rows
+(``adapter_names=[...]``). ``"__base__"`` is the bare base model. A closed backend leaves a small
+base loaded for the next backend on the same folder (the pipeline's evaluation builds one per
+row).
 
 Calls from many threads are served by a single worker thread that owns the model. For
 full-attention models it batches continuously (:mod:`autoact.llm.hf_engine`): between decoding
@@ -191,11 +193,15 @@ def _growing_cache(num_layers: int, capacity: int, layers: Sequence | None = Non
 
 class _Route:
     """Which rows of the running batch take which adapter: per adapter, its rows as a slice
-    (consecutive rows) or an index tensor; the base's rows take no LoRA term. Set before every
-    forward pass (one worker thread runs the model)."""
+    (consecutive rows) or an index tensor, and every row's adapter number (``ids``, 0 for the
+    base, whose rows take no LoRA term). Set before every forward pass (one worker thread runs
+    the model)."""
 
-    def __init__(self):
+    def __init__(self, names: Sequence[str] = ()):
+        self.number = {name: i + 1 for i, name in enumerate(names)}
         self.groups: list[tuple[str, slice | torch.Tensor]] = []
+        self.runs: list[tuple[int, int, str]] = []         # consecutive rows of one adapter
+        self.ids = torch.zeros(0, dtype=torch.long)
 
     def set(self, names: Sequence[str], device: str | torch.device = "cpu") -> None:
         rows: dict[str, list[int]] = {}
@@ -204,23 +210,69 @@ class _Route:
                 rows.setdefault(name, []).append(i)
         self.groups = [(name, slice(r[0], r[-1] + 1) if r[-1] - r[0] + 1 == len(r)
                         else torch.tensor(r, device=device)) for name, r in rows.items()]
+        self.ids = torch.tensor([self.number.get(n, 0) for n in names], device=device)
+        self.runs = []
+        for i, name in enumerate(names):
+            if self.runs and self.runs[-1][2] == name:
+                self.runs[-1] = (self.runs[-1][0], i + 1, name)
+            else:
+                self.runs.append((i, i + 1, name))
 
 
 class _LoraLinear(torch.nn.Module):
     """A linear layer with several LoRA adapters, each row of the batch through its own: the
-    base product once for all rows, then per adapter its rows' low-rank term added in place
-    (``x A^T (s B)^T``; rows sorted by adapter are slices, so no gathering)."""
+    base product once for all rows, then each adapter's low-rank term ``x A^T (s B)^T``; or,
+    where the weights could be merged (``merged``: per adapter ``W + s B A``, within a memory
+    budget) and the rows bring many tokens each (a prefill, compute-bound), each run of rows of
+    one adapter through its merged weight: the low-rank products' arithmetic saved.
+
+    Two ways to add the terms, the same sums: per adapter on its own rows (rows sorted by
+    adapter are slices, so no gathering), or, where that costs more in small operations than
+    in arithmetic (a decoding step through a narrow layer), every row through all adapters'
+    stacked ``A`` at once with the other adapters' columns masked to zero, then the stacked
+    ``B``: two products whatever the number of adapters."""
+
+    #: most extra multiply-adds the stacked way may cost (computing every adapter for every row)
+    STACKED_EXTRA = 8_000_000
+    #: fewest tokens per row for the merged weights (a decoding step reads weights, not arithmetic)
+    MERGED_TOKENS = 16
 
     def __init__(self, base: torch.nn.Linear, factors: dict[str, tuple[torch.Tensor, torch.Tensor]],
-                 route: _Route):
+                 route: _Route, merged: dict[str, torch.Tensor] | None = None):
         super().__init__()
         self.weight = base.weight
         self.bias = base.bias
+        self.__dict__["base_layer"] = base    # put back when the backend closes; not a submodule
         self.factors = factors        # adapter -> (A, scaling * B); not parameters: inference only
+        self.merged = merged
         self.route = route
+        self.a_all = torch.cat([a for a, _ in factors.values()])                   # R x in
+        self.b_all = torch.cat([b for _, b in factors.values()], dim=1)           # out x R
+        # per adapter number (0: the base), which of the R stacked columns are its own
+        table = torch.zeros(len(route.number) + 1, self.a_all.shape[0], dtype=self.a_all.dtype,
+                            device=self.a_all.device)
+        col = 0
+        for name, (a, _) in factors.items():
+            table[route.number[name], col:col + a.shape[0]] = 1
+            col += a.shape[0]
+        self.table = table
+        rank = self.a_all.shape[0]
+        self.extra_per_token = (rank - rank / max(len(factors), 1)) * (base.in_features + base.out_features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        runs = self.route.runs
+        if self.merged is not None and x.dim() == 3 and x.shape[1] >= self.MERGED_TOKENS \
+                and runs and runs[-1][1] == x.shape[0]:
+            return torch.cat([torch.nn.functional.linear(x[start:end], self.merged.get(name, self.weight), self.bias)
+                              for start, end, name in runs])
         y = torch.nn.functional.linear(x, self.weight, self.bias)
+        tokens = x.numel() // x.shape[-1]
+        if len(self.route.groups) > 1 and tokens * self.extra_per_token <= self.STACKED_EXTRA \
+                and self.route.ids.shape[0] == x.shape[0]:
+            mask = self.table.index_select(0, self.route.ids)
+            mask = mask.view(x.shape[0], *([1] * (x.dim() - 2)), -1)
+            y += ((x @ self.a_all.T) * mask) @ self.b_all.T
+            return y
         for name, rows in self.route.groups:
             factors = self.factors.get(name)
             if factors is None:
@@ -257,15 +309,36 @@ def _lean_adapters(model, names: Sequence[str]):
         found.append((path, module))
     if not found:
         return None
-    route = _Route()
+    route = _Route(names)
+    copies = sum(m.base_layer.weight.numel() * m.base_layer.weight.element_size() * len(m.lora_A) for _, m in found)
     with torch.no_grad():
         for path, module in found:
             factors = {n: (module.lora_A[n].weight.detach(), (module.lora_B[n].weight * module.scaling[n]).detach())
                        for n in names if n in module.lora_A}
+            w = module.base_layer.weight
+            merged = {n: (w.float() + b.float() @ a.float()).to(w.dtype) for n, (a, b) in factors.items()} \
+                if copies <= MERGED_BYTES else None
             parent_path, _, attr = path.rpartition(".")
             setattr(base.get_submodule(parent_path) if parent_path else base, attr,
-                    _LoraLinear(module.base_layer, factors, route))
+                    _LoraLinear(module.base_layer, factors, route, merged))
     return base, route
+
+
+#: most memory for the adapters' merged weight copies (prefills use them; over it, none are made)
+MERGED_BYTES = 1 * 2**30
+
+#: a closed backend's base of at most this size stays loaded for the next backend on it
+SPARE_BYTES = 2 * 2**30
+_SPARE: dict[tuple, tuple] = {}
+
+
+def _spare_key(model_path: str, dtype, device: str, trust_remote_code: bool) -> tuple | None:
+    """What a kept base must match: the folder, each file's size and time, and the settings."""
+    folder = Path(model_path).expanduser()
+    if not folder.is_dir():
+        return None
+    files = tuple(sorted((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in folder.iterdir() if f.is_file()))
+    return str(folder.resolve()), files, str(dtype), device, trust_remote_code
 
 
 #: model types whose positions follow the attention mask in generate() and whose layers all
@@ -337,13 +410,18 @@ class HFLLM(LLM):
             if name == BASE:
                 raise ConfigError(f"adapter name {BASE!r} is reserved for the base model")
             check_adapter_dir(name, path)
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(
-                self.model_path, padding_side="left", trust_remote_code=trust_remote_code)
-            model = AutoModelForCausalLM.from_pretrained(
-                self.model_path, dtype=self.dtype, trust_remote_code=trust_remote_code)
-        except Exception as err:        # noqa: BLE001 - a user's file: any failure is one line
-            raise ConfigError(f"cannot load model {self.model_path!r}: {first_line(err)}") from None
+        self._spare_key = _spare_key(self.model_path, self.dtype, self.device, trust_remote_code)
+        spare = _SPARE.pop(self._spare_key, None) if self._spare_key else None
+        if spare is not None:           # the base a closed backend left, its adapters taken off
+            self.tokenizer, model = spare
+        else:
+            try:
+                self.tokenizer = AutoTokenizer.from_pretrained(
+                    self.model_path, padding_side="left", trust_remote_code=trust_remote_code)
+                model = AutoModelForCausalLM.from_pretrained(
+                    self.model_path, dtype=self.dtype, trust_remote_code=trust_remote_code)
+            except Exception as err:        # noqa: BLE001 - a user's file: any failure is one line
+                raise ConfigError(f"cannot load model {self.model_path!r}: {first_line(err)}") from None
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token or self.tokenizer.unk_token
         self.adapter_names = list(adapters)
@@ -445,6 +523,23 @@ class HFLLM(LLM):
         if self._worker.is_alive():
             self._queue.put(None)
             self._worker.join(timeout=30)
+        if self._worker.is_alive() or self._spare_key is None or self.model is None:
+            return
+        # a small base stays loaded for the next backend on it in this process (the pipeline's
+        # evaluation builds one per row): its adapters taken off, the base as loaded
+        model, self.model = self.model, None
+        if self.route is not None:
+            for path, module in list(model.named_modules()):
+                if isinstance(module, _LoraLinear):
+                    parent, _, attr = path.rpartition(".")
+                    setattr(model.get_submodule(parent) if parent else model, attr, module.base_layer)
+        elif self.adapter_names:
+            model = model.unload()
+        model.__dict__.pop("peft_config", None)       # peft's mark on a base it wrapped
+        size = sum(p.numel() * p.element_size() for p in model.parameters())
+        if size <= SPARE_BYTES:
+            _SPARE.clear()
+            _SPARE[self._spare_key] = (self.tokenizer, model)
 
     # -- the worker ----------------------------------------------------------------------------
     def _collect(self, first: _Job) -> tuple[list[_Job], bool]:
@@ -574,9 +669,11 @@ class HFLLM(LLM):
             if self.route is not None:
                 self.route.set(names, self.device)
             kwargs = {"adapter_names": names} if self.route is None and self.adapter_names else {}
+            # one new column per row: the 4-D mask (True: attend) is the padding mask as it is,
+            # which the model would otherwise rebuild through its general mask functions
             with torch.inference_mode():
-                out = self.model(input_ids=tokens, attention_mask=attention, position_ids=positions,
-                                 cache=cache, use_cache=True, **kwargs)
+                out = self.model(input_ids=tokens, attention_mask=attention[:, None, None, :].bool(),
+                                 position_ids=positions, cache=cache, use_cache=True, **kwargs)
             self._slots.advance()
             self.steps += 1
             picked = pick_tokens(out.logits[:, -1], [r.job.params for r in rows], [r.generator for r in rows])
@@ -621,6 +718,8 @@ class HFLLM(LLM):
             ids = [torch.tensor(x, dtype=torch.long) for x in self.tokenizer([j.prompt for j in jobs])["input_ids"]]
         # each row: the longest prefix of a kept prompt (same adapter), leaving one token to run
         hits = [self.prefixes.best(j.model, x) if self.prefixes is not None else (None, 0) for j, x in zip(jobs, ids)]
+        if self.prefixes is not None and self._share_prefixes(jobs, ids, hits):
+            hits = [self.prefixes.best(j.model, x) for j, x in zip(jobs, ids)]
         cached = [min(n, len(x) - 1) if key is not None else 0 for (key, n), x in zip(hits, ids)]
         new = [len(x) - c for x, c in zip(ids, cached)]
         short = min(new)
@@ -629,6 +728,44 @@ class HFLLM(LLM):
         parts.append([i for i in order if i not in parts[0]])
         return [([jobs[i] for i in part], [ids[i] for i in part], [hits[i] for i in part], [cached[i] for i in part])
                 for part in parts if part]
+
+    def _share_prefixes(self, jobs, ids, hits) -> bool:
+        """Prefill once, and keep, the prefix that several new rows of one adapter share beyond
+        what the cache holds (the instruction every question's first call shares): each row then
+        reads it from the cache instead of computing it again. True if any was kept."""
+        block = _PrefixStore.BLOCK
+        by_adapter: dict[str, list[int]] = {}
+        for i, j in enumerate(jobs):
+            by_adapter.setdefault(j.model, []).append(i)
+        kept = False
+        for adapter, rows in by_adapter.items():
+            if len(rows) < 2:
+                continue
+            width = min(len(ids[i]) for i in rows) - 1
+            if width < block:
+                continue
+            same = torch.stack([ids[i][:width] for i in rows])
+            agree = (same == same[0]).all(dim=0)
+            common = int(agree.to(torch.long).cumprod(0).sum())
+            gain = sum(common - hits[i][1] for i in rows if common - hits[i][1] >= block)
+            if common < block or gain < 2 * common:        # it must save more than it costs
+                continue
+            prefix = ids[rows[0]][:common]
+            self.prefixes.add(adapter, prefix, self._prefill_alone(adapter, prefix))
+            kept = True
+        return kept
+
+    def _prefill_alone(self, adapter: str, prefix: torch.Tensor) -> list:
+        """The key/values of ``prefix`` run alone through ``adapter``, per layer."""
+        cache = _growing_cache(self.model.config.num_hidden_layers, len(prefix))
+        kwargs = {"adapter_names": [adapter]} if self.route is None and self.adapter_names else {}
+        if self.route is not None:
+            self.route.set([adapter], self.device)
+        with torch.inference_mode():
+            self.model(input_ids=prefix[None].to(self.device), cache=cache, use_cache=True, logits_to_keep=1,
+                       **kwargs)
+        self.batches += 1
+        return [(layer.keys.clone(), layer.values.clone()) for layer in cache.layers]
 
     def _generate(self, jobs: list[_Job]) -> list[tuple[str, int, int, str]]:
         """Run ``jobs`` (same sampling settings) with generate(), a call per part; returns per
