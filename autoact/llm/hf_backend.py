@@ -515,9 +515,11 @@ class HFLLM(LLM):
             return len(self.tokenizer(text)["input_ids"])
 
     def describe(self) -> dict:
-        return {"backend": self.backend, "model": self.model_path, "adapters": self.adapter_names,
-                "dtype": str(self.dtype).replace("torch.", ""), "device": self.device,
-                "lora_layers": "autoact" if self.route is not None else "peft"}
+        out = {"backend": self.backend, "model": self.model_path, "adapters": self.adapter_names,
+               "dtype": str(self.dtype).replace("torch.", ""), "device": self.device}
+        if self.adapter_names:
+            out["lora_layers"] = "autoact" if self.route is not None else "peft"
+        return out
 
     def close(self) -> None:
         if self._worker.is_alive():
