@@ -49,6 +49,7 @@ from transformers.cache_utils import DynamicLayer
 
 from autoact.errors import ConfigError
 from autoact.llm.base import LLM, Completion, Message, SamplingParams, truncate_at_stop
+from autoact.llm.hf_engine import Row, Slots, pick_tokens
 
 log = logging.getLogger(__name__)
 # peft still calls a transformers method that 5.x deprecated; nothing for users to act on
@@ -464,7 +465,6 @@ class HFLLM(LLM):
         self.continuous = continuous and self.full_attention
         self.steps = 0            # decoding steps of the running batch
         if self.continuous:
-            from autoact.llm.hf_engine import Slots
             self._slots = Slots(max_batch_size)
             self._rows: list = []
         self._queue: queue.Queue[_Job | None] = queue.Queue()
@@ -618,8 +618,6 @@ class HFLLM(LLM):
     def _admit(self, jobs: list[_Job]) -> None:
         """Prefill ``jobs`` (a forward pass per part), keep their prompts, pick their first
         tokens and place them in the running batch; a job that fails gets its exception."""
-        from autoact.llm.hf_engine import Row, pick_tokens
-
         try:
             parts = self._parts(jobs)
         except BaseException as err:  # noqa: BLE001 - delivered to the waiting callers
@@ -632,14 +630,10 @@ class HFLLM(LLM):
                 cache = _growing_cache(self.model.config.num_hidden_layers, input_ids.shape[1], layers)
                 positions = attention.cumsum(-1) - 1
                 positions.masked_fill_(attention == 0, 1)
-                if self.route is not None:
-                    self.route.set([j.model for j in part_jobs], self.device)
-                kwargs = {"adapter_names": [j.model for j in part_jobs]} \
-                    if self.route is None and self.adapter_names else {}
                 with torch.inference_mode():
                     out = self.model(input_ids=input_ids[:, width_c:], attention_mask=attention,
                                      position_ids=positions[:, width_c:], cache=cache, use_cache=True,
-                                     logits_to_keep=1, **kwargs)
+                                     logits_to_keep=1, **self._adapters_for([j.model for j in part_jobs]))
                 self.batches += 1
                 self._note(part_jobs, ids, cached)
                 if self.prefixes is not None:
@@ -660,17 +654,12 @@ class HFLLM(LLM):
 
     def _step(self) -> None:
         """One decoding step for every running row."""
-        from autoact.llm.hf_engine import pick_tokens
-
         rows = self._rows
         try:
             attention, cache = self._slots.step_inputs()
             tokens = torch.tensor([[r.last] for r in rows], device=self.device)
             positions = torch.tensor([[r.position] for r in rows], device=self.device)
-            names = [r.job.model for r in rows]
-            if self.route is not None:
-                self.route.set(names, self.device)
-            kwargs = {"adapter_names": names} if self.route is None and self.adapter_names else {}
+            kwargs = self._adapters_for([r.job.model for r in rows])
             # one new column per row: the 4-D mask (True: attend) is the padding mask as it is,
             # which the model would otherwise rebuild through its general mask functions
             with torch.inference_mode():
@@ -700,15 +689,20 @@ class HFLLM(LLM):
             p = r.job.params
             done = len(r.tokens) >= p.max_tokens or (eos is not None and r.tokens[-1] == eos)
             if not done and p.stop:
-                window = max(len(x) for x in p.stop) + 2
-                with self._tok_lock:
-                    tail = self.tokenizer.decode(r.tokens[-window:], skip_special_tokens=True)
-                done = any(x and x in tail for x in p.stop)
+                done = _tail_stops(self.tokenizer, self._tok_lock, r.tokens[-_stop_window(p.stop):], p.stop)
             if done:
                 r.job.future.set_result(self._result(r.tokens, r.prompt_tokens, p))
                 self._slots.remove(i)
                 self._rows[i] = self._rows[-1]
                 self._rows.pop()
+
+    def _adapters_for(self, names: list[str]) -> dict:
+        """Steer the next forward pass's rows through their adapters: our LoRA layers read the
+        route; peft's take ``adapter_names``, returned as the call's keyword arguments."""
+        if self.route is not None:
+            self.route.set(names, self.device)
+            return {}
+        return {"adapter_names": names} if self.adapter_names else {}
 
     def _parts(self, jobs: list[_Job]) -> list[tuple[list[_Job], list, list, list]]:
         """``jobs`` tokenised and matched against the prefix cache, in parts to prefill together:
@@ -760,12 +754,9 @@ class HFLLM(LLM):
     def _prefill_alone(self, adapter: str, prefix: torch.Tensor) -> list:
         """The key/values of ``prefix`` run alone through ``adapter``, per layer."""
         cache = _growing_cache(self.model.config.num_hidden_layers, len(prefix))
-        kwargs = {"adapter_names": [adapter]} if self.route is None and self.adapter_names else {}
-        if self.route is not None:
-            self.route.set([adapter], self.device)
         with torch.inference_mode():
             self.model(input_ids=prefix[None].to(self.device), cache=cache, use_cache=True, logits_to_keep=1,
-                       **kwargs)
+                       **self._adapters_for([adapter]))
         self.batches += 1
         return [(layer.keys.clone(), layer.values.clone()) for layer in cache.layers]
 
@@ -862,10 +853,7 @@ class HFLLM(LLM):
         kwargs: dict = {"return_dict_in_generate": True} if self.prefixes is not None else {}
         if cache is not None:
             kwargs["cache"] = cache
-        if self.route is not None:
-            self.route.set([j.model for j in jobs], self.device)
-        elif self.adapter_names:
-            kwargs["adapter_names"] = [j.model for j in jobs]
+        kwargs.update(self._adapters_for([j.model for j in jobs]))
         if params.seed is not None and not params.greedy:
             torch.manual_seed(params.seed)
         with torch.inference_mode():
@@ -906,7 +894,7 @@ class _RowStop(StoppingCriteria):
         self.prompt_len = prompt_len
         self.stops = [tuple(s for s in st if s) for st in stops]
         self.max_new = list(max_new)
-        self.window = max((len(s) for st in self.stops for s in st), default=0) + 2
+        self.window = _stop_window([s for st in self.stops for s in st])
         self.lock = lock
 
     def __call__(self, input_ids, scores, **kwargs):
@@ -916,9 +904,18 @@ class _RowStop(StoppingCriteria):
         for i, tail in enumerate(tails):
             if n >= self.max_new[i]:
                 done[i] = True
-            elif self.stops[i]:
-                with self.lock:
-                    text = self.tokenizer.decode(tail, skip_special_tokens=True)
-                if any(s in text for s in self.stops[i]):
-                    done[i] = True
+            elif self.stops[i] and _tail_stops(self.tokenizer, self.lock, tail, self.stops[i]):
+                done[i] = True
         return done
+
+
+def _stop_window(stops: Sequence[str]) -> int:
+    """How many last tokens to decode to see any of ``stops`` (a token is at least a character)."""
+    return max((len(s) for s in stops if s), default=0) + 2
+
+
+def _tail_stops(tokenizer, lock: threading.Lock, tail: list[int], stops: Sequence[str]) -> bool:
+    """Whether the decoded ``tail`` of a row's new tokens contains one of its stop strings."""
+    with lock:
+        text = tokenizer.decode(tail, skip_special_tokens=True)
+    return any(s and s in text for s in stops)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import torch
 from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
+from transformers.generation.logits_process import TopKLogitsWarper, TopPLogitsWarper
 
 from autoact.llm.base import SamplingParams
 
@@ -155,8 +156,6 @@ def pick_tokens(logits: torch.Tensor, params: list[SamplingParams],
     """The next token of every row from its last logits: the argmax for greedy rows; for
     sampled rows, temperature, then top-k and top-p filtering (the transformers warpers),
     then a draw from the row's own generator (seeded per request) or the global one."""
-    from transformers.generation.logits_process import TopKLogitsWarper, TopPLogitsWarper
-
     out = logits.argmax(dim=-1).tolist()
     for i, p in enumerate(params):
         if p.greedy:

@@ -164,9 +164,9 @@ def build_word_tokenizer():
     punctuation mark is one token; anything else falls back to characters, then bytes, so every
     text round-trips. Known words: :data:`VOCABULARY` (which holds every word of the demo's
     prompts, the task specs and their corpora, not the evaluation files'). A copy of a name or a
-    number is then one token to copy. The response marker the agents are trained with (``\n### Response:\n``) is one token too, as a
-    chat model's turn markers are, so that the step label stays a few tokens from where the
-    agent starts writing."""
+    number is then one token to copy. The response marker the agents are trained with
+    (``\n### Response:\n``) is one token too, as a chat model's turn markers are, so that the
+    step label stays a few tokens from where the agent starts writing."""
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
 
     from autoact.llm.templates import RESPONSE_MARKER
