@@ -207,17 +207,46 @@ def test_a_failing_step_fails_its_rows_and_the_worker_goes_on(tiny_model):
     real, calls = llm.model.forward, []
 
     def flaky(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 2:                     # the first decoding step after the prefill
+        mask = kwargs.get("attention_mask")
+        step = mask is not None and mask.dim() == 4         # a decoding step's mask is 4-D
+        calls.append(step)
+        if step and calls.count(True) == 1:                  # the first decoding step
             raise RuntimeError("boom")
         return real(*args, **kwargs)
 
     llm.model.forward = flaky
     with pytest.raises(RuntimeError, match="boom"):
         llm.complete([PROMPTS[0]], max_tokens=5)
+    before = len(calls)
     again = llm.complete([PROMPTS[0]], max_tokens=5)[0]
-    assert again.completion_tokens == 5 and len(calls) == 2 + 5
+    assert again.completion_tokens == 5 and calls[before:] == [False] + [True] * 4   # a prefill, 4 steps
+    assert llm._slots.n == 0 and not llm._rows
     llm.close()
+
+
+def test_the_loading_threads_idle_openmp_team_is_let_go():
+    """The worker computes; the idle OpenMP team of the thread that loaded the model would make
+    every parallel region of the worker wake sleeping threads (GNU OpenMP, PyTorch's Linux
+    wheels). Run in a fresh process: the team before and after, by the process's threads."""
+    import subprocess
+    import sys
+    import textwrap
+    code = textwrap.dedent("""
+        import os, torch
+        from autoact.llm.hf_engine import release_idle_threads
+        torch.set_num_threads(2)
+        torch.randn(512, 512) @ torch.randn(512, 512)          # a parallel region: a team of 2
+        gomp = any("/libgomp" in line for line in open("/proc/self/maps"))
+        before = len(os.listdir("/proc/self/task"))
+        released = release_idle_threads()
+        print(gomp, released, before, len(os.listdir("/proc/self/task")))
+        torch.randn(512, 512) @ torch.randn(512, 512)          # the team comes back when needed
+        print(len(os.listdir("/proc/self/task")))""")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    gomp, released, before, after, again = out[0] == "True", out[1] == "True", *map(int, out[2:])
+    if not gomp:
+        pytest.skip("PyTorch here does not use GNU OpenMP")
+    assert released and after < before and again == before
 
 
 def test_sampling_with_seed_is_reproducible(hf_llm):

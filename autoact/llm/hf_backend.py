@@ -49,7 +49,7 @@ from transformers.cache_utils import DynamicLayer
 
 from autoact.errors import ConfigError
 from autoact.llm.base import LLM, Completion, Message, SamplingParams, truncate_at_stop
-from autoact.llm.hf_engine import Row, Slots, pick_tokens
+from autoact.llm.hf_engine import Row, Slots, pick_tokens, release_idle_threads
 
 log = logging.getLogger(__name__)
 # peft still calls a transformers method that 5.x deprecated; nothing for users to act on
@@ -466,10 +466,13 @@ class HFLLM(LLM):
         self.steps = 0            # decoding steps of the running batch
         if self.continuous:
             self._slots = Slots(max_batch_size)
+            self._template = None
             self._rows: list = []
         self._queue: queue.Queue[_Job | None] = queue.Queue()
         self._worker = threading.Thread(target=self._loop, name="autoact-hf", daemon=True)
         self._worker.start()
+        if self.device == "cpu":
+            release_idle_threads()      # the worker computes from here on: one OpenMP team, not two
 
     # -- names --------------------------------------------------------------------------------
     def _adapter_for(self, model: str | None) -> str:
@@ -626,8 +629,14 @@ class HFLLM(LLM):
             return
         for part_jobs, ids, hits, cached in parts:
             try:
-                input_ids, attention, layers, width_c = self._prepare(part_jobs, ids, hits, cached)
-                cache = _growing_cache(self.model.config.num_hidden_layers, input_ids.shape[1], layers)
+                input_ids, attention, width_c = self._layout(ids, cached)
+                # straight into the running batch's buffers: the kept prefixes, then the new parts
+                start = self._slots.open(attention, self._kv_template())
+                for i, ((key, _), c) in enumerate(zip(hits, cached)):
+                    if c:
+                        self._slots.write(i, start + width_c - c, self.prefixes.layers(key), c)
+                rows = slice(self._slots.n, self._slots.n + len(part_jobs))
+                cache = self._slots.cache(rows, start, start + width_c)
                 positions = attention.cumsum(-1) - 1
                 positions.masked_fill_(attention == 0, 1)
                 with torch.inference_mode():
@@ -643,7 +652,7 @@ class HFLLM(LLM):
                               if j.params.seed is not None and not j.params.greedy else None for j in part_jobs]
                 first = pick_tokens(out.logits[:, -1], [j.params for j in part_jobs], generators)
                 counts = attention.sum(dim=1).tolist()
-                self._slots.admit([(layer.keys, layer.values) for layer in cache.layers], attention)
+                self._slots.commit(attention)
             except BaseException as err:  # noqa: BLE001 - delivered to the waiting callers
                 for j in part_jobs:
                     j.future.set_exception(err)
@@ -769,9 +778,9 @@ class HFLLM(LLM):
                 out[id(job)] = row
         return [out[id(j)] for j in jobs]
 
-    def _prepare(self, jobs, ids, hits, cached):
-        """Rows laid out ``[pad][cached part][pad][new part]``: token ids, attention mask, the
-        cached parts' key/values per layer (None without any) and the cached width."""
+    def _layout(self, ids, cached):
+        """Rows laid out ``[pad][cached part][pad][new part]``: token ids, attention mask and
+        the cached width."""
         width_c = max(cached)
         width_s = max(len(x) - c for x, c in zip(ids, cached))
         pad = self.tokenizer.pad_token_id
@@ -780,23 +789,37 @@ class HFLLM(LLM):
             s = len(x) - c
             rows.append(torch.cat([torch.full((width_c - c,), pad), x[:c], torch.full((width_s - s,), pad), x[c:]]))
             masks.append(torch.tensor([0] * (width_c - c) + [1] * c + [0] * (width_s - s) + [1] * s))
-        input_ids = torch.stack(rows).to(self.device)
-        attention = torch.stack(masks).to(self.device)
-        layers = None
-        if width_c:
-            per_row = [self.prefixes.layers(key) if c else None for (key, _), c in zip(hits, cached)]
-            template = next(r for r in per_row if r is not None)
-            layers = []
-            for layer, (k0, v0) in enumerate(template):
-                ks, vs = [], []
-                for row, c in zip(per_row, cached):
-                    shape = (1, k0.shape[1], width_c - c, k0.shape[3])
-                    k = row[layer][0][:, :, :c] if c else k0[:, :, :0]
-                    v = row[layer][1][:, :, :c] if c else v0[:, :, :0]
-                    ks.append(torch.cat([k0.new_zeros(shape), k], dim=2))
-                    vs.append(torch.cat([v0.new_zeros((1, v0.shape[1], width_c - c, v0.shape[3])), v], dim=2))
-                layers.append((torch.cat(ks).to(self.device), torch.cat(vs).to(self.device)))
-        return input_ids, attention, layers, width_c
+        return torch.stack(rows).to(self.device), torch.stack(masks).to(self.device), width_c
+
+    def _cached_layers(self, hits, cached, width_c):
+        """The rows' cached parts' key/values per layer in :meth:`_layout`'s columns (None
+        without any)."""
+        if not width_c:
+            return None
+        per_row = [self.prefixes.layers(key) if c else None for (key, _), c in zip(hits, cached)]
+        template = next(r for r in per_row if r is not None)
+        layers = []
+        for layer, (k0, v0) in enumerate(template):
+            ks, vs = [], []
+            for row, c in zip(per_row, cached):
+                k = row[layer][0][:, :, :c] if c else k0[:, :, :0]
+                v = row[layer][1][:, :, :c] if c else v0[:, :, :0]
+                ks.append(torch.cat([k0.new_zeros((1, k0.shape[1], width_c - c, k0.shape[3])), k], dim=2))
+                vs.append(torch.cat([v0.new_zeros((1, v0.shape[1], width_c - c, v0.shape[3])), v], dim=2))
+            layers.append((torch.cat(ks).to(self.device), torch.cat(vs).to(self.device)))
+        return layers
+
+    def _kv_template(self) -> list:
+        """Per layer (keys, values) of one token through the model: the shapes and dtypes of
+        the running batch's buffers (found once)."""
+        if self._template is None:
+            cache = _growing_cache(self.model.config.num_hidden_layers, 1)
+            token = torch.tensor([[self.tokenizer.pad_token_id]], device=self.device)
+            with torch.inference_mode():
+                self.model(input_ids=token, cache=cache, use_cache=True, logits_to_keep=1,
+                           **self._adapters_for([BASE]))
+            self._template = [(layer.keys, layer.values) for layer in cache.layers]
+        return self._template
 
     def _note(self, jobs, ids, cached) -> None:
         """Count the rows' prompt tokens and record their decoding settings."""
@@ -831,7 +854,8 @@ class HFLLM(LLM):
         from transformers import GenerationConfig, StoppingCriteriaList
 
         params = jobs[0].params
-        input_ids, attention, layers, width_c = self._prepare(jobs, ids, hits, cached)
+        input_ids, attention, width_c = self._layout(ids, cached)
+        layers = self._cached_layers(hits, cached, width_c)
         width_s = input_ids.shape[1] - width_c
         prompt_len = input_ids.shape[1]
         max_new = [j.params.max_tokens for j in jobs]

@@ -4,9 +4,10 @@ decoding steps.
 With one ``generate()`` per batch, every row waits for the batch's longest row, and a request
 arriving meanwhile waits for the whole batch: in the default run's evaluation half the
 row-steps went to rows already finished. Here the worker keeps one running batch. Each step it
-prefills the requests that have arrived (the prefix cache's reuse as before) and places their
-key/values into free rows of the batch's cache, runs one decoding step for every row, and
-hands back the rows that finished (the last row moves into the freed one).
+prefills the requests that have arrived straight into free rows of the batch's key/value
+buffers (the prefixes the prefix cache holds copied in, the new part computed after them: no
+intermediate cache to copy from), runs one decoding step for every row, and hands back the
+rows that finished (the last row moves into the freed one).
 
 :class:`Slots` holds the running batch's key/values: per layer one buffer of
 ``rows x heads x columns x head_dim``. All rows write their next column at the same index
@@ -18,6 +19,7 @@ outputs are the same (tested).
 
 from __future__ import annotations
 
+import ctypes
 from dataclasses import dataclass, field
 
 import torch
@@ -40,25 +42,27 @@ class Row:
 
 
 class _SlotLayer(DynamicLayer):
-    """A cache layer over one layer of :class:`Slots`: each decoding step writes the running
-    rows' new column at ``end`` and attends over ``[origin, end]``."""
+    """A cache layer over one layer of :class:`Slots`: a forward pass of ``rows`` writes its
+    new columns from ``at`` and attends over ``[start, at + new)``. A decoding step: the running
+    rows, the window's ``[origin, end]``; a prefill: the new rows, their cached part already in
+    place before ``at``."""
 
-    def __init__(self, slots: "Slots", index: int):
+    def __init__(self, slots: "Slots", index: int, rows: slice, start: int, at: int):
         super().__init__()
-        self.slots = slots
-        self.index = index
+        self.slots, self.index, self.rows, self.start, self.at = slots, index, rows, start, at
+        self.keys = slots.keys[index][rows, :, start:at]
+        self.values = slots.values[index][rows, :, start:at]
         self.is_initialized = True
 
     def get_seq_length(self) -> int:
-        return self.slots.end - self.slots.origin
+        return self.at - self.start
 
     def update(self, key_states, value_states, *args, **kwargs):
-        s = self.slots
-        k, v = s.keys[self.index], s.values[self.index]
-        m = key_states.shape[-2]
-        k[:s.n, :, s.end:s.end + m] = key_states
-        v[:s.n, :, s.end:s.end + m] = value_states
-        self.keys, self.values = k[:s.n, :, s.origin:s.end + m], v[:s.n, :, s.origin:s.end + m]
+        k, v = self.slots.keys[self.index], self.slots.values[self.index]
+        end = self.at + key_states.shape[-2]
+        k[self.rows, :, self.at:end] = key_states
+        v[self.rows, :, self.at:end] = value_states
+        self.keys, self.values = k[self.rows, :, self.start:end], v[self.rows, :, self.start:end]
         return self.keys, self.values
 
 
@@ -98,23 +102,44 @@ class Slots:
         self.keys, self.values, self.mask, self.end = keys, values, mask, end
         self.origin = min(self.starts) if self.starts else end
 
-    def admit(self, layers: list, mask: torch.Tensor) -> None:
-        """Place new rows (per layer (keys, values) of ``m`` rows x ``P`` columns, and their
-        ``m x P`` attention mask) after the running ones, ending at ``end``."""
+    def open(self, mask: torch.Tensor, template: list) -> int:
+        """Room for new rows (their ``m x P`` attention mask) after the running ones, their
+        columns ending at ``end``; returns their first column. ``template``: per layer a
+        (keys, values) pair of the model's shapes and dtypes. The new rows' key/values are
+        written in place (:meth:`write`, then a prefill through :meth:`cache`), and
+        :meth:`commit` makes them running rows; until then a failure leaves the batch as it was."""
         m, width = mask.shape
         if self.mask is None or width > self.end or self.end + 1 > self.mask.shape[1] \
                 or self.n + m > self.capacity:
-            self._rebuild(width, layers, self.n + m)
+            self._rebuild(width, template, self.n + m)
         start = self.end - width
         rows = slice(self.n, self.n + m)
-        for buf, (k, v) in zip(zip(self.keys, self.values), layers):
-            buf[0][rows, :, start:self.end] = k
-            buf[1][rows, :, start:self.end] = v
         self.mask[rows] = 0
         self.mask[rows, start:self.end] = mask
+        return start
+
+    def write(self, row: int, column: int, layers: list, count: int) -> None:
+        """The first ``count`` columns of ``layers`` (per layer (keys, values) of one row) into
+        new row ``row`` (0: the first after the running ones) from ``column`` on."""
+        i = self.n + row
+        for buf_k, buf_v, (k, v) in zip(self.keys, self.values, layers):
+            buf_k[i, :, column:column + count] = k[0, :, :count]
+            buf_v[i, :, column:column + count] = v[0, :, :count]
+
+    def cache(self, rows: slice, start: int, at: int) -> DynamicCache:
+        """A cache whose layers write a forward pass's columns of ``rows`` from ``at`` on and
+        attend over ``[start, at + new)``."""
+        cache = DynamicCache()
+        cache.layer_class_to_replicate = None
+        cache.layers = [_SlotLayer(self, i, rows, start, at) for i in range(len(self.keys))]
+        return cache
+
+    def commit(self, mask: torch.Tensor) -> None:
+        """The rows :meth:`open` made room for (and their key/values written) join the batch."""
+        start = self.end - mask.shape[1]
         first = mask.to(torch.long).argmax(dim=1).tolist()
         self.starts.extend(start + f for f in first)
-        self.n += m
+        self.n += mask.shape[0]
         self.origin = min(self.starts)
 
     def step_inputs(self) -> tuple[torch.Tensor, DynamicCache]:
@@ -122,10 +147,7 @@ class Slots:
         if self.end + 1 > self.mask.shape[1]:
             self._rebuild(0, [(k, v) for k, v in zip(self.keys, self.values)])
         self.mask[:self.n, self.end] = 1
-        cache = DynamicCache()
-        cache.layer_class_to_replicate = None
-        cache.layers = [_SlotLayer(self, i) for i in range(len(self.keys))]
-        return self.mask[:self.n, self.origin:self.end + 1], cache
+        return self.mask[:self.n, self.origin:self.end + 1], self.cache(slice(0, self.n), self.origin, self.end)
 
     def advance(self) -> None:
         self.end += 1
@@ -134,8 +156,9 @@ class Slots:
         """Drop running row ``i``; the last running row moves into its place."""
         last = self.n - 1
         if i != last:
+            first = self.starts[last]         # the columns before it are masked: left as they are
             for buf in self.keys + self.values:
-                buf[i, :, self.origin:self.end] = buf[last, :, self.origin:self.end]
+                buf[i, :, first:self.end] = buf[last, :, first:self.end]
             self.mask[i] = self.mask[last]
             self.starts[i] = self.starts[last]
         self.starts.pop()
@@ -149,6 +172,30 @@ class Slots:
         self.starts.clear()
         self.n = 0
         self.origin = self.end
+
+
+def release_idle_threads() -> bool:
+    """Let the calling thread's idle OpenMP threads go (GNU OpenMP, which PyTorch's Linux
+    wheels use); True if they were released.
+
+    The backend computes on its worker thread, and OpenMP keeps one team of threads per thread
+    that starts parallel regions. A second, idle team (the one the thread that loaded the model
+    keeps) makes more OpenMP threads than CPUs, and GNU OpenMP then puts idle threads to sleep
+    instead of letting them spin: every parallel region of the worker (each matrix product of a
+    decoding step) pays a wake-up, measured at 3x the cost of a small product on 2 cores. The
+    team comes back if the calling thread runs parallel work again."""
+    try:
+        with open("/proc/self/maps", encoding="utf-8") as fh:
+            path = next((line.split()[-1] for line in fh if "/libgomp" in line), None)
+    except OSError:
+        return False
+    if path is None:
+        return False
+    try:
+        lib = ctypes.CDLL(path)
+        return lib.omp_pause_resource_all(1) == 0           # 1: omp_pause_soft
+    except (OSError, AttributeError):
+        return False
 
 
 def pick_tokens(logits: torch.Tensor, params: list[SamplingParams],
