@@ -9,7 +9,8 @@ terms), or, for LoRA kinds it does not cover (DoRA, LoRA biases...), peft routes
 base loaded for the next backend on the same folder (the pipeline's evaluation builds one per
 row).
 
-Calls from many threads are served by a single worker thread that owns the model. For
+Calls from many threads are served by a single worker thread that owns the model (the loading
+thread's idle OpenMP threads are let go, :func:`~autoact.llm.hf_engine.release_idle_threads`). For
 full-attention models it batches continuously (:mod:`autoact.llm.hf_engine`): between decoding
 steps it prefills what has arrived and adds it to the running batch (up to ``max_batch_size``
 rows; an idle worker first waits ``batch_wait`` seconds for company), and each row leaves at its

@@ -186,7 +186,7 @@ def release_idle_threads() -> bool:
     team comes back if the calling thread runs parallel work again."""
     try:
         with open("/proc/self/maps", encoding="utf-8") as fh:
-            path = next((line.split()[-1] for line in fh if "/libgomp" in line), None)
+            path = next((line.split(None, 5)[5].strip() for line in fh if "/libgomp" in line), None)
     except OSError:
         return False
     if path is None:
