@@ -632,11 +632,10 @@ class HFLLM(LLM):
             try:
                 input_ids, attention, width_c = self._layout(ids, cached)
                 # straight into the running batch's buffers: the kept prefixes, then the new parts
-                start = self._slots.open(attention, self._kv_template())
-                for i, ((key, _), c) in enumerate(zip(hits, cached)):
+                rows, start = self._slots.open(attention, self._kv_template())
+                for row, (key, _), c in zip(range(rows.start, rows.stop), hits, cached):
                     if c:
-                        self._slots.write(i, start + width_c - c, self.prefixes.layers(key), c)
-                rows = slice(self._slots.n, self._slots.n + len(part_jobs))
+                        self._slots.write(row, start + width_c - c, self.prefixes.layers(key), c)
                 cache = self._slots.cache(rows, start, start + width_c)
                 positions = attention.cumsum(-1) - 1
                 positions.masked_fill_(attention == 0, 1)
@@ -761,14 +760,19 @@ class HFLLM(LLM):
             kept = True
         return kept
 
-    def _prefill_alone(self, adapter: str, prefix: torch.Tensor) -> list:
-        """The key/values of ``prefix`` run alone through ``adapter``, per layer."""
-        cache = _growing_cache(self.model.config.num_hidden_layers, len(prefix))
+    def _run_alone(self, adapter: str, ids: torch.Tensor) -> list:
+        """Per layer (keys, values) of the token ``ids`` run alone through ``adapter``."""
+        cache = _growing_cache(self.model.config.num_hidden_layers, len(ids))
         with torch.inference_mode():
-            self.model(input_ids=prefix[None].to(self.device), cache=cache, use_cache=True, logits_to_keep=1,
+            self.model(input_ids=ids[None].to(self.device), cache=cache, use_cache=True, logits_to_keep=1,
                        **self._adapters_for([adapter]))
+        return [(layer.keys, layer.values) for layer in cache.layers]
+
+    def _prefill_alone(self, adapter: str, prefix: torch.Tensor) -> list:
+        """The key/values of ``prefix`` run alone through ``adapter``, per layer (their own
+        tensors, not views of the cache's larger buffers)."""
         self.batches += 1
-        return [(layer.keys.clone(), layer.values.clone()) for layer in cache.layers]
+        return [(k.clone(), v.clone()) for k, v in self._run_alone(adapter, prefix)]
 
     def _generate(self, jobs: list[_Job]) -> list[tuple[str, int, int, str]]:
         """Run ``jobs`` (same sampling settings) with generate(), a call per part; returns per
@@ -814,12 +818,7 @@ class HFLLM(LLM):
         """Per layer (keys, values) of one token through the model: the shapes and dtypes of
         the running batch's buffers (found once)."""
         if self._template is None:
-            cache = _growing_cache(self.model.config.num_hidden_layers, 1)
-            token = torch.tensor([[self.tokenizer.pad_token_id]], device=self.device)
-            with torch.inference_mode():
-                self.model(input_ids=token, cache=cache, use_cache=True, logits_to_keep=1,
-                           **self._adapters_for([BASE]))
-            self._template = [(layer.keys, layer.values) for layer in cache.layers]
+            self._template = self._run_alone(BASE, torch.tensor([self.tokenizer.pad_token_id]))
         return self._template
 
     def _note(self, jobs, ids, cached) -> None:

@@ -102,9 +102,9 @@ class Slots:
         self.keys, self.values, self.mask, self.end = keys, values, mask, end
         self.origin = min(self.starts) if self.starts else end
 
-    def open(self, mask: torch.Tensor, template: list) -> int:
+    def open(self, mask: torch.Tensor, template: list) -> tuple[slice, int]:
         """Room for new rows (their ``m x P`` attention mask) after the running ones, their
-        columns ending at ``end``; returns their first column. ``template``: per layer a
+        columns ending at ``end``; returns their rows and first column. ``template``: per layer a
         (keys, values) pair of the model's shapes and dtypes. The new rows' key/values are
         written in place (:meth:`write`, then a prefill through :meth:`cache`), and
         :meth:`commit` makes them running rows; until then a failure leaves the batch as it was."""
@@ -116,15 +116,14 @@ class Slots:
         rows = slice(self.n, self.n + m)
         self.mask[rows] = 0
         self.mask[rows, start:self.end] = mask
-        return start
+        return rows, start
 
     def write(self, row: int, column: int, layers: list, count: int) -> None:
         """The first ``count`` columns of ``layers`` (per layer (keys, values) of one row) into
-        new row ``row`` (0: the first after the running ones) from ``column`` on."""
-        i = self.n + row
+        row ``row`` from ``column`` on."""
         for buf_k, buf_v, (k, v) in zip(self.keys, self.values, layers):
-            buf_k[i, :, column:column + count] = k[0, :, :count]
-            buf_v[i, :, column:column + count] = v[0, :, :count]
+            buf_k[row, :, column:column + count] = k[0, :, :count]
+            buf_v[row, :, column:column + count] = v[0, :, :count]
 
     def cache(self, rows: slice, start: int, at: int) -> DynamicCache:
         """A cache whose layers write a forward pass's columns of ``rows`` from ``at`` on and
